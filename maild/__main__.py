@@ -1,0 +1,5 @@
+"""Entry point for ``python -m maild``."""
+
+from maild.cli import main
+
+raise SystemExit(main())

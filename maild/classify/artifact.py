@@ -1,0 +1,111 @@
+"""The model file: plain numeric arrays plus a JSON manifest, checked before use.
+
+Why not pickle/joblib: loading those runs code chosen by whoever wrote the file. Here
+the file is an ``.npz`` (a zip of ``.npy`` arrays) read with ``allow_pickle=False``, so
+loading can only ever yield numbers and one JSON text; nothing in it is executed.
+
+The manifest records the format, model version, labels, thresholds, the training-data
+digest and a SHA-256 over the manifest and every array (dtype, shape and bytes). A
+file whose content does not match its digest -- edited thresholds, swapped weights,
+truncated download -- is refused with :class:`ModelError`. A deployment that wants to
+pin one exact model also passes ``expected_digest`` (e.g. from the config).
+"""
+
+from __future__ import annotations
+
+__all__ = ["FORMAT", "ModelError", "read_artifact", "write_artifact"]
+
+import hashlib
+import io
+import json
+import zipfile
+from collections.abc import Mapping
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+import numpy.typing as npt
+
+from maild.errors import MaildError
+
+FORMAT = "maild-classifier/1"
+_MANIFEST = "manifest"
+
+
+class ModelError(MaildError):
+    """A model file cannot be used: missing, corrupt, tampered with or incompatible."""
+
+
+def _digest(manifest: Mapping[str, Any], arrays: Mapping[str, npt.NDArray[Any]]) -> str:
+    """SHA-256 over the manifest (without its digest) and every array, in name order."""
+    h = hashlib.sha256()
+    body = {k: v for k, v in manifest.items() if k != "digest"}
+    h.update(json.dumps(body, sort_keys=True, ensure_ascii=True).encode())
+    for name in sorted(arrays):
+        arr = np.ascontiguousarray(arrays[name])
+        h.update(f"\0{name}\0{arr.dtype.str}\0{arr.shape}\0".encode())
+        h.update(arr.tobytes())
+    return h.hexdigest()
+
+
+def write_artifact(
+    path: Path, manifest: Mapping[str, Any], arrays: Mapping[str, npt.NDArray[Any]]
+) -> str:
+    """Write the model file atomically (temp file + rename); return its digest."""
+    if _MANIFEST in arrays:
+        raise ValueError(f"array name {_MANIFEST!r} is reserved")
+    full = {**manifest, "format": FORMAT, "arrays": sorted(arrays)}
+    full["digest"] = _digest(full, arrays)
+    text = json.dumps(full, sort_keys=True, ensure_ascii=True)
+    members = {_MANIFEST: np.frombuffer(text.encode(), dtype=np.uint8), **arrays}
+    buf = io.BytesIO()
+    with zipfile.ZipFile(buf, "w", compression=zipfile.ZIP_DEFLATED) as zf:
+        for name, arr in members.items():
+            # A fixed timestamp makes the same model give the same bytes (np.savez would not).
+            info = zipfile.ZipInfo(f"{name}.npy", date_time=(1980, 1, 1, 0, 0, 0))
+            info.compress_type = zipfile.ZIP_DEFLATED
+            with zf.open(info, "w") as fh:
+                np.lib.format.write_array(fh, np.asanyarray(arr), allow_pickle=False)
+    path = Path(path)
+    tmp = path.with_name(path.name + ".tmp")
+    tmp.write_bytes(buf.getvalue())
+    tmp.replace(path)
+    return str(full["digest"])
+
+
+def _read_npz(path: Path) -> dict[str, npt.NDArray[Any]]:
+    try:
+        with np.load(path, allow_pickle=False) as npz:
+            return {name: npz[name] for name in npz.files}
+    except FileNotFoundError as exc:
+        raise ModelError(f"{path}: no such model file") from exc
+    except (OSError, ValueError, EOFError, zipfile.BadZipFile, KeyError) as exc:
+        raise ModelError(f"{path}: not a readable model file ({exc})") from exc
+
+
+def read_artifact(
+    path: Path, expected_digest: str | None = None
+) -> tuple[dict[str, Any], dict[str, npt.NDArray[Any]]]:
+    """Load and verify a model file; raise :class:`ModelError` saying what is wrong."""
+    arrays = _read_npz(Path(path))
+    raw = arrays.pop(_MANIFEST, None)
+    if raw is None or raw.dtype != np.uint8:
+        raise ModelError(f"{path}: no manifest; not a maild model file")
+    try:
+        manifest = json.loads(raw.tobytes().decode())
+    except (UnicodeDecodeError, json.JSONDecodeError) as exc:
+        raise ModelError(f"{path}: manifest is not valid JSON") from exc
+    if not isinstance(manifest, dict) or manifest.get("format") != FORMAT:
+        fmt = manifest.get("format") if isinstance(manifest, dict) else None
+        raise ModelError(f"{path}: unsupported model format {fmt!r}; expected {FORMAT!r}")
+    if sorted(arrays) != manifest.get("arrays"):
+        raise ModelError(f"{path}: arrays {sorted(arrays)} differ from the manifest's list")
+    digest = _digest(manifest, arrays)
+    if digest != manifest.get("digest"):
+        raise ModelError(
+            f"{path}: content does not match its digest; the file was modified or damaged "
+            "and is refused"
+        )
+    if expected_digest is not None and digest != expected_digest:
+        raise ModelError(f"{path}: digest {digest[:16]}... is not the pinned model")
+    return manifest, arrays

@@ -1,0 +1,163 @@
+"""The trained classifier: linear scores, calibration, per-label thresholds.
+
+Everything a model needs at serving time is a handful of arrays, so it is stored with
+:mod:`maild.classify.artifact` (no code runs on load) and loads in well under a second.
+``predict`` is CPU-bound; the daemon calls it through ``asyncio.to_thread``.
+"""
+
+from __future__ import annotations
+
+__all__ = ["Classifier", "decide", "load_model", "save_model"]
+
+import logging
+from collections.abc import Mapping, Sequence
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+import numpy.typing as npt
+
+from maild.classify.artifact import ModelError, read_artifact, write_artifact
+from maild.classify.features import STRUCT_NAMES
+from maild.classify.message import LABELS, MessageText, Prediction
+from maild.classify.vectorize import vectorize
+
+log = logging.getLogger(__name__)
+
+FloatArray = npt.NDArray[np.float64]
+_ARRAYS = ("coef", "intercept", "cal_coef", "cal_intercept", "thresholds")
+
+
+def _softmax(z: FloatArray) -> FloatArray:
+    z = z - z.max(axis=1, keepdims=True)
+    e = np.exp(z)
+    out: FloatArray = e / e.sum(axis=1, keepdims=True)
+    return out
+
+
+def decide(proba: FloatArray, thresholds: FloatArray) -> npt.NDArray[np.int64]:
+    """Label index per row: the likeliest non-ham label whose probability reaches its
+    threshold, else ham (column 0). The ham threshold (``thresholds[0]``) is unused.
+    """
+    above = proba >= thresholds[np.newaxis, :]
+    above[:, 0] = False
+    masked = np.where(above, proba, -1.0)
+    best = masked.argmax(axis=1)
+    out: npt.NDArray[np.int64] = np.where(above.any(axis=1), best, 0).astype(np.int64)
+    return out
+
+
+@dataclass(frozen=True)
+class Classifier:
+    """A loaded model. Column ``i`` of every array belongs to ``labels[i]``."""
+
+    labels: tuple[str, ...]
+    coef: npt.NDArray[np.float32]
+    intercept: FloatArray
+    cal_coef: FloatArray
+    cal_intercept: FloatArray
+    thresholds: FloatArray
+    n_hash: int
+    version: str = ""
+    manifest: Mapping[str, Any] = field(default_factory=dict)
+
+    def __post_init__(self) -> None:
+        # sparse @ dense needs a C-ordered right operand; ``coef.T`` is not, and scipy
+        # would copy all the weights on every call (about 10 ms, per message).
+        object.__setattr__(self, "_coef_t", np.ascontiguousarray(self.coef.T))
+
+    def raw_scores(self, matrix: Any) -> FloatArray:
+        """Linear decision values for a feature matrix from :func:`vectorize`."""
+        coef_t: npt.NDArray[np.float32] = getattr(self, "_coef_t")  # noqa: B009
+        out: FloatArray = np.asarray(matrix @ coef_t, dtype=np.float64) + self.intercept
+        return out
+
+    def calibrate(self, raw: FloatArray) -> FloatArray:
+        """Calibrated probabilities from raw scores (a multinomial logistic map)."""
+        return _softmax(raw @ self.cal_coef.T + self.cal_intercept)
+
+    def proba(self, items: Sequence[MessageText]) -> FloatArray:
+        """Calibrated probability of every label, one row per message."""
+        if not items:
+            return np.zeros((0, len(self.labels)))
+        return self.calibrate(self.raw_scores(vectorize(items, self.n_hash)))
+
+    def predict(self, items: Sequence[MessageText]) -> list[Prediction]:
+        """Label, every label's score and the model version, for each message."""
+        proba = self.proba(items)
+        chosen = decide(proba, self.thresholds)
+        return [
+            Prediction(
+                label=self.labels[int(k)],
+                scores={lab: float(p) for lab, p in zip(self.labels, row, strict=True)},
+                model_version=self.version,
+            )
+            for k, row in zip(chosen, proba, strict=True)
+        ]
+
+    def threshold_of(self, label: str) -> float:
+        """The probability a message needs to be labelled ``label`` instead of ham."""
+        return float(self.thresholds[self.labels.index(label)])
+
+
+def save_model(model: Classifier, path: Path, manifest: Mapping[str, Any] | None = None) -> str:
+    """Write ``model`` to ``path``; return the file's digest."""
+    meta = {
+        **(manifest or {}),
+        **model.manifest,
+        "version": model.version,
+        "labels": list(model.labels),
+        "thresholds": {k: float(t) for k, t in zip(model.labels, model.thresholds, strict=True)},
+        "n_hash": model.n_hash,
+        "struct_names": list(STRUCT_NAMES),
+    }
+    arrays = {name: np.asarray(getattr(model, name)) for name in _ARRAYS}
+    digest = write_artifact(Path(path), meta, arrays)
+    log.info("model saved path=%s version=%s digest=%s", path, model.version, digest[:12])
+    return digest
+
+
+def _check_shapes(path: Path, labels: tuple[str, ...], n_hash: int, arrays: Any) -> None:
+    n, width = len(labels), n_hash + len(STRUCT_NAMES)
+    want = {
+        "coef": (n, width),
+        "intercept": (n,),
+        "cal_coef": (n, n),
+        "cal_intercept": (n,),
+        "thresholds": (n,),
+    }
+    for name, shape in want.items():
+        if arrays[name].shape != shape:
+            raise ModelError(f"{path}: array {name} has shape {arrays[name].shape}, not {shape}")
+
+
+def load_model(path: Path, expected_digest: str | None = None) -> Classifier:
+    """Load and verify a model file written by :func:`save_model`.
+
+    Raises :class:`~maild.classify.artifact.ModelError` for a missing, damaged,
+    tampered or incompatible file (different labels, features or format).
+    """
+    manifest, arrays = read_artifact(Path(path), expected_digest)
+    labels = tuple(str(x) for x in manifest.get("labels", ()))
+    if labels != LABELS:
+        raise ModelError(f"{path}: model labels {labels} differ from maild's {LABELS}")
+    if manifest.get("struct_names") != list(STRUCT_NAMES):
+        raise ModelError(f"{path}: built for other structure features; retrain the model")
+    n_hash = int(manifest.get("n_hash", 0))
+    if set(arrays) != set(_ARRAYS):
+        raise ModelError(f"{path}: expected arrays {sorted(_ARRAYS)}, found {sorted(arrays)}")
+    _check_shapes(Path(path), labels, n_hash, arrays)
+    model = Classifier(
+        labels=labels,
+        coef=arrays["coef"].astype(np.float32, copy=False),
+        intercept=arrays["intercept"].astype(np.float64),
+        cal_coef=arrays["cal_coef"].astype(np.float64),
+        cal_intercept=arrays["cal_intercept"].astype(np.float64),
+        thresholds=arrays["thresholds"].astype(np.float64),
+        n_hash=n_hash,
+        version=str(manifest.get("version", "")),
+        manifest=manifest,
+    )
+    log.info("model loaded path=%s version=%s", path, model.version)
+    return model

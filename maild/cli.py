@@ -1,0 +1,186 @@
+"""The ``maild`` command: parse arguments, load the config, map every outcome to an exit code.
+
+This is the only module that configures logging, prints for people and decides
+exit codes; everything below it raises typed errors. Exit codes: 0 ok, 1 the
+command found problems, 2 usage error, 3 run could not start, 78 (EX_CONFIG)
+the configuration is unusable, 70 an internal error (a bug: please report it).
+"""
+
+__all__ = ["main"]
+
+import argparse
+import asyncio
+import json
+import logging
+import os
+import sys
+from collections.abc import Callable, Mapping, Sequence
+from datetime import UTC, datetime
+from pathlib import Path
+
+from maild import __version__
+from maild.config import Settings, load_config
+from maild.errors import ConfigError, MaildError, StoreError
+from maild.ingest.mailbox import sync_all
+from maild.logs import RedactingFilter, configure_logging
+from maild.report import stats_as_dict, stats_as_text, sync_summary
+from maild.store import Store
+
+log = logging.getLogger(__name__)
+
+EX_OK, EX_PROBLEMS, EX_USAGE, EX_STARTUP, EX_SOFTWARE, EX_CONFIG = 0, 1, 2, 3, 70, 78
+_SEARCHED = (Path("maild.toml"), Path("/etc/maild/maild.toml"))
+
+
+def config_path(explicit: str | None, environ: Mapping[str, str]) -> Path:
+    """--config, then $MAILD_CONFIG, then ./maild.toml, then /etc/maild/maild.toml."""
+    if explicit:
+        return Path(explicit)
+    if environ.get("MAILD_CONFIG"):
+        return Path(environ["MAILD_CONFIG"])
+    for candidate in _SEARCHED:
+        if candidate.exists():
+            return candidate
+    return _SEARCHED[-1]
+
+
+def _utcnow() -> datetime:
+    return datetime.now(UTC)
+
+
+def _build_parser() -> argparse.ArgumentParser:
+    parser = argparse.ArgumentParser(
+        prog="maild",
+        description="Customer-service mailboxes for marketplace sellers: keep every message, "
+        "thread it by order, flag abuse, keep replies within the rules and the deadlines.",
+    )
+    parser.add_argument("--version", action="version", version=f"maild {__version__}")
+    parser.add_argument(
+        "--config",
+        metavar="PATH",
+        help="configuration file (default: $MAILD_CONFIG, ./maild.toml, /etc/maild/maild.toml)",
+    )
+    parser.add_argument(
+        "--log-level",
+        default=os.environ.get("MAILD_LOG_LEVEL", "INFO"),
+        choices=["DEBUG", "INFO", "WARNING", "ERROR"],
+        type=str.upper,
+        help="how much to log on stderr (default: INFO, or $MAILD_LOG_LEVEL)",
+    )
+    commands = parser.add_subparsers(dest="command", metavar="COMMAND", required=True)
+    commands.add_parser(
+        "check-config",
+        help="validate the configuration and list every problem",
+        description="Validate the configuration file and resolve its secret references. "
+        "Prints every problem as FILE:LINE: dotted.path: message; exits 1 if there are any.",
+    )
+    run = commands.add_parser(
+        "run",
+        help="fetch mail from every configured mailbox into the database",
+        description="Fetch new mail from every configured folder into the database. "
+        "Without --once, repeat every poll interval until SIGTERM or SIGINT.",
+    )
+    run.add_argument(
+        "--once", action="store_true", help="sync every folder once, print a summary, exit"
+    )
+    stats = commands.add_parser(
+        "stats",
+        help="show message counts and sync state per mailbox and folder",
+        description="Show message counts and each folder's sync position, last sync and "
+        "last error, read from the database.",
+    )
+    stats.add_argument("--json", action="store_true", help="print JSON for programs")
+    return parser
+
+
+def _check_config(settings: Settings, _args: argparse.Namespace) -> int:
+    for warning in settings.warnings():
+        print(f"warning: {warning}")
+    count = len(settings.mailboxes)
+    print(f"{settings.source}: ok ({count} mailbox{'es' if count != 1 else ''})")
+    return EX_OK
+
+
+def _open_store(settings: Settings) -> Store:
+    store = Store.open(settings.database.url)
+    addresses = {name: box.address for name, box in settings.mailboxes.items()}
+    store.ensure_mailboxes(addresses, _utcnow())
+    return store
+
+
+def _run(settings: Settings, args: argparse.Namespace) -> int:
+    from maild.daemon import run_polling
+
+    try:
+        store = _open_store(settings)
+    except StoreError as exc:
+        print(f"maild: cannot start: {exc}", file=sys.stderr)
+        return EX_STARTUP
+    try:
+        if not args.once:
+            asyncio.run(run_polling(settings, store, _utcnow))
+            return EX_OK
+        reports = asyncio.run(sync_all(dict(settings.mailboxes), store, _utcnow))
+    finally:
+        store.close()
+    print(sync_summary(reports))
+    return EX_OK if all(r.ok for r in reports) else EX_PROBLEMS
+
+
+def _stats(settings: Settings, args: argparse.Namespace) -> int:
+    store = _open_store(settings)
+    try:
+        stats = store.stats()
+    finally:
+        store.close()
+    if args.json:
+        print(json.dumps(stats_as_dict(stats), indent=2, ensure_ascii=False))
+    else:
+        print(stats_as_text(stats))
+    return EX_OK
+
+
+_COMMANDS: dict[str, Callable[[Settings, argparse.Namespace], int]] = {
+    "check-config": _check_config,
+    "run": _run,
+    "stats": _stats,
+}
+
+
+def _load(path: Path, command: str, redactor: RedactingFilter) -> Settings | int:
+    try:
+        settings = load_config(path)
+    except ConfigError as exc:
+        for problem in exc.problems:
+            print(problem, file=sys.stderr)
+        noun = "problem" if len(exc.problems) == 1 else "problems"
+        print(f"maild: {len(exc.problems)} configuration {noun}", file=sys.stderr)
+        return EX_PROBLEMS if command == "check-config" else EX_CONFIG
+    for mailbox in settings.mailboxes.values():
+        for server in (mailbox.imap, mailbox.smtp):
+            if server is not None and server.password is not None:
+                redactor.register(server.password.reveal())
+    return settings
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    args = _build_parser().parse_args(argv)
+    redactor = configure_logging(args.log_level)
+    path = config_path(args.config, os.environ)
+    try:
+        loaded = _load(path, args.command, redactor)
+        if isinstance(loaded, int):
+            return loaded
+        return _COMMANDS[args.command](loaded, args)
+    except KeyboardInterrupt:
+        return 130
+    except MaildError as exc:
+        print(f"maild: {exc}", file=sys.stderr)
+        return EX_PROBLEMS
+    except Exception:
+        log.exception("internal error command=%s", args.command)
+        print(
+            "maild: internal error (a bug in maild); the log above has the details",
+            file=sys.stderr,
+        )
+        return EX_SOFTWARE

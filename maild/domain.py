@@ -1,0 +1,99 @@
+"""Plain data shared by the pure core and the edges.
+
+Frozen, slotted dataclasses with no I/O and no library types, so every layer can
+pass them around and tests can build them by hand.
+"""
+
+__all__ = ["AttachmentInfo", "FolderState", "LandResult", "ParsedMail", "RawMessage"]
+
+from collections.abc import Mapping
+from dataclasses import dataclass, field
+from datetime import datetime
+
+
+@dataclass(frozen=True, slots=True)
+class RawMessage:
+    """One message as fetched from a folder, with the identity it is deduplicated by.
+
+    ``message_id`` is the Message-ID header, or a synthetic one derived from the
+    digest when the header is missing, so that every message has a stable key.
+    """
+
+    uid: int
+    raw: bytes
+    message_id: str
+    digest: str
+    internaldate: datetime | None = None
+    flags: tuple[str, ...] = ()
+
+
+@dataclass(frozen=True, slots=True)
+class LandResult:
+    """What one landing transaction did, for logs, metrics and ``run --once`` summaries."""
+
+    stored: int
+    duplicates: int
+    uidvalidity_changed: bool
+
+
+@dataclass(frozen=True, slots=True)
+class FolderState:
+    """The sync position of one folder: where the next fetch starts."""
+
+    mailbox: str
+    folder: str
+    uidvalidity: int | None
+    last_uid: int
+    last_sync: datetime | None
+    last_error: str | None
+    uidvalidity_changes: int
+
+
+@dataclass(frozen=True, slots=True)
+class AttachmentInfo:
+    """What is known of one attachment without keeping its bytes.
+
+    ``size`` and ``sha256`` are of the transfer-decoded payload, so the same file sent
+    twice gives the same digest whatever the encoding. ``filename`` is decoded from RFC
+    2231/2047 for display and search only: it comes from the sender and must never be
+    used as a path.
+    """
+
+    filename: str | None
+    content_type: str
+    size: int
+    sha256: str
+
+
+@dataclass(frozen=True, slots=True)
+class ParsedMail:
+    """One message as the pipeline needs it: identity, people, text and trust.
+
+    ``text`` is the message's own words only: the text/plain parts, or the HTML
+    converted to text when there is none. Attached messages (a bounced original, a
+    forwarded mail) are listed in ``attachments`` but never part of ``text``, so an
+    order ID quoted in a bounce cannot thread it into a customer's conversation.
+    ``degraded`` is true when anything was guessed, replaced or cut while decoding;
+    ``degraded_reasons`` says what, in short strings safe to log. ``headers`` holds a
+    fixed, small set of lower-cased header names that later stages read (auto-reply
+    and list markers, relay type, the top Content-Type, ...), first occurrence only.
+    Addresses are lower-cased; ``date`` is timezone-aware (UTC) or None.
+    """
+
+    message_id: str | None
+    subject: str
+    from_name: str | None
+    from_addr: str | None
+    to: tuple[tuple[str, str], ...] = ()
+    cc: tuple[tuple[str, str], ...] = ()
+    reply_to: str | None = None
+    date: datetime | None = None
+    in_reply_to: str | None = None
+    references: tuple[str, ...] = ()
+    text: str = ""
+    html: bool = False
+    attachments: tuple[AttachmentInfo, ...] = ()
+    headers: Mapping[str, str] = field(default_factory=dict, hash=False)
+    degraded: bool = False
+    degraded_reasons: tuple[str, ...] = ()
+    charsets: tuple[str, ...] = ()

@@ -1,0 +1,1 @@
+"""Mailbox to database: IMAP transfer, landing and parsing."""

@@ -1,0 +1,95 @@
+"""Header blocks located and read straight from the raw bytes, at C speed and bounded.
+
+Only the fields maild uses are extracted, with one regular-expression scan per
+block, so a hostile message with thousands of ``Received`` (or any other) headers
+costs a linear scan and nothing else: no per-header objects are built, and none of
+them ever reaches mail-parser, whose cost grows steeply with ``Received`` headers.
+The first occurrence of a field wins, as in mail-parser.
+"""
+
+__all__ = ["Block", "FieldSet", "find_block", "has_fields", "read_fields"]
+
+import re
+from dataclasses import dataclass
+
+from maild.ingest.notes import Notes
+
+# Long enough for the References of a very long thread (about 500 IDs).
+MAX_FIELD_BYTES = 32 * 1024
+# A MIME part's header block is a handful of lines; beyond this it is hostile.
+MAX_PART_HEADER_BYTES = 64 * 1024
+
+_BLANK = re.compile(rb"\n\r?\n")
+# A run of header-looking lines (fields and their continuation lines).
+_HEADER_LINES = re.compile(rb"(?:[!-9;-~]+[ \t]*:[^\n]*\n|[ \t][^\n]*\n)*")
+_ANY_FIELD = re.compile(rb"^[!-9;-~]+[ \t]*:", re.MULTILINE)
+_LINE_END = re.compile(rb"\r?\n")
+
+
+@dataclass(frozen=True, slots=True)
+class Block:
+    """Where one entity's header block and body lie in the raw bytes."""
+
+    start: int
+    end: int  # end of the header block
+    body: int  # first byte of the body
+
+
+class FieldSet:
+    """A compiled extractor for a fixed set of lower-cased field names."""
+
+    __slots__ = ("_pattern",)
+
+    def __init__(self, names: tuple[str, ...]) -> None:
+        alternatives = b"|".join(re.escape(name.encode("ascii")) for name in names)
+        self._pattern = re.compile(
+            rb"^(" + alternatives + rb")[ \t]*:[ \t]*([^\r\n]*(?:\r?\n[ \t][^\r\n]*)*)",
+            re.MULTILINE | re.IGNORECASE,
+        )
+
+    def read(self, raw: bytes, start: int, end: int, notes: Notes) -> dict[str, bytes]:
+        found: dict[str, bytes] = {}
+        for match in self._pattern.finditer(raw, start, end):
+            name = match.group(1).decode("ascii").lower()
+            if name in found:
+                continue
+            value = match.group(2)
+            if len(value) > MAX_FIELD_BYTES:
+                notes.degrade(f"header {name} cut to {MAX_FIELD_BYTES} bytes")
+                value = value[:MAX_FIELD_BYTES]
+            found[name] = value.strip()
+        return found
+
+
+def find_block(raw: bytes, start: int, end: int, *, strict_end: bool) -> Block:
+    """Locate the header block that starts at ``start``.
+
+    The block normally ends at the first empty line. A MIME part (``strict_end``)
+    also ends at the first line that is not a header, as the stdlib parser does, so a
+    part whose headers were lost still has its text read as the body. The top-level
+    block tolerates such lines (a damaged header line must not push From and Subject
+    into the body); it only falls back to that rule when there is no empty line.
+    """
+    if raw.startswith(b"\n", start) or raw.startswith(b"\r\n", start):
+        return Block(start, start, raw.index(b"\n", start) + 1)
+    if strict_end:
+        run = _HEADER_LINES.match(raw, start, end)
+        stop = run.end() if run else start
+        blank = _LINE_END.match(raw, stop, end)
+        return Block(start, stop, blank.end() if blank else stop)
+    blank_line = _BLANK.search(raw, start, end)
+    if blank_line is not None:
+        return Block(start, blank_line.start() + 1, blank_line.end())
+    return find_block(raw, start, end, strict_end=True)
+
+
+def has_fields(raw: bytes, block: Block) -> bool:
+    """Whether the block holds at least one line that looks like a header field."""
+    return _ANY_FIELD.search(raw, block.start, block.end) is not None
+
+
+def read_fields(
+    raw: bytes, block: Block, fields: FieldSet, notes: Notes, *, part: bool
+) -> dict[str, bytes]:
+    end = min(block.end, block.start + MAX_PART_HEADER_BYTES) if part else block.end
+    return fields.read(raw, block.start, end, notes)

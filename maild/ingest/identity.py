@@ -1,0 +1,39 @@
+"""The identity a message is deduplicated by: its Message-ID and a digest of its bytes.
+
+Computed at landing from the header block alone, so it is cheap and never
+fails: a message with no usable Message-ID gets a synthetic one made from its
+digest, which stays the same however often the message is fetched.
+"""
+
+__all__ = ["MessageKey", "message_key"]
+
+import hashlib
+import re
+from dataclasses import dataclass
+
+_HEADER_END = re.compile(rb"\r?\n\r?\n")
+_MESSAGE_ID = re.compile(rb"^message-id[ \t]*:(.*(?:\r?\n[ \t].*)*)", re.IGNORECASE | re.MULTILINE)
+_ANGLE = re.compile(r"<[^<>\s]+>")
+# RFC 5322 caps a line at 998 octets; a longer "Message-ID" is hostile, not an identity.
+_MAX_ID = 998
+
+
+@dataclass(frozen=True, slots=True)
+class MessageKey:
+    message_id: str
+    digest: str
+    synthetic: bool
+
+
+def message_key(raw: bytes) -> MessageKey:
+    digest = hashlib.sha256(raw).hexdigest()
+    end = _HEADER_END.search(raw)
+    headers = raw[: end.start()] if end else raw
+    found = _MESSAGE_ID.search(headers)
+    if found:
+        value = " ".join(found.group(1).decode("utf-8", "replace").split())
+        angle = _ANGLE.search(value)
+        candidate = angle.group(0) if angle else value
+        if candidate and len(candidate) <= _MAX_ID:
+            return MessageKey(candidate, digest, synthetic=False)
+    return MessageKey(f"<{digest}@maild.invalid>", digest, synthetic=True)

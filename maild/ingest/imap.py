@@ -1,0 +1,234 @@
+"""The IMAP edge: one authenticated connection to one account, over aioimaplib.
+
+Every command runs under an outer ``asyncio.timeout`` (aioimaplib can leave a
+command waiting forever), and every library or socket failure leaves this
+module as a TransientError (try again later) or a PermanentError (an operator
+must act: credentials, certificate, missing folder). The server's mailbox is
+only read: messages are fetched with ``BODY.PEEK[]``, so no ``\\Seen`` flag
+is set and nothing is moved or deleted.
+"""
+
+__all__ = ["ImapClient", "ImapEndpoint", "SelectedFolder", "uid_set"]
+
+import asyncio
+import logging
+import re
+import ssl
+from collections.abc import Awaitable, Sequence
+from dataclasses import dataclass
+from typing import Any, Literal, TypeVar
+
+from aioimaplib import aioimaplib
+
+from maild.config.secret import Secret
+from maild.errors import PermanentError, TransientError
+from maild.ingest.fetch_response import FetchedMessage, parse_fetch_lines
+from maild.ingest.imap_protocol import LinearFetchCommand, LinearIMAP4
+from maild.ingest.mailbox_name import quote_mailbox
+
+log = logging.getLogger(__name__)
+
+T = TypeVar("T")
+
+_UIDVALIDITY = re.compile(rb"\[UIDVALIDITY (\d+)\]")
+_UIDNEXT = re.compile(rb"\[UIDNEXT (\d+)\]")
+_EXISTS = re.compile(rb"^(\d+) EXISTS")
+_FETCH_ITEMS = "(UID FLAGS INTERNALDATE BODY.PEEK[])"
+# Codes after which retrying cannot help (RFC 5530).
+_PERMANENT_CODES = (b"[AUTHENTICATIONFAILED]", b"[AUTHORIZATIONFAILED]", b"[NONEXISTENT]")
+
+
+@dataclass(frozen=True, slots=True)
+class ImapEndpoint:
+    host: str
+    port: int
+    security: Literal["tls", "starttls", "none"]
+    tls_verify: bool
+    username: str
+    password: Secret
+    timeout_s: float = 60.0
+
+    def describe(self) -> str:
+        return f"imap://{self.username}@{self.host}:{self.port}"
+
+
+@dataclass(frozen=True, slots=True)
+class SelectedFolder:
+    name: str
+    uidvalidity: int
+    uidnext: int | None
+    exists: int
+
+
+def uid_set(uids: Sequence[int]) -> str:
+    """Compress sorted UIDs into an IMAP sequence set (``1:3,7,9:10``) to keep commands short."""
+    parts: list[str] = []
+    start = prev = uids[0]
+    for uid in uids[1:]:
+        if uid == prev + 1:
+            prev = uid
+            continue
+        parts.append(f"{start}:{prev}" if prev != start else str(start))
+        start = prev = uid
+    parts.append(f"{start}:{prev}" if prev != start else str(start))
+    return ",".join(parts)
+
+
+def _tls_context(verify: bool) -> ssl.SSLContext:
+    context = ssl.create_default_context()
+    if not verify:
+        context.check_hostname = False
+        context.verify_mode = ssl.CERT_NONE
+    return context
+
+
+class ImapClient:
+    """A connection to one account; use as ``async with ImapClient(endpoint) as imap``."""
+
+    def __init__(self, endpoint: ImapEndpoint) -> None:
+        self._endpoint = endpoint
+        self._imap: LinearIMAP4 | None = None
+
+    async def __aenter__(self) -> "ImapClient":
+        try:
+            await self.connect()
+        except BaseException:
+            await self.logout()
+            raise
+        return self
+
+    async def __aexit__(self, *exc_info: object) -> None:
+        await self.logout()
+
+    async def connect(self) -> None:
+        ep = self._endpoint
+        context = _tls_context(ep.tls_verify) if ep.security != "none" else None
+        loop = asyncio.get_running_loop()
+        imap = LinearIMAP4(
+            host=ep.host,
+            port=ep.port,
+            loop=loop,
+            timeout=ep.timeout_s,
+            ssl_context=context if ep.security == "tls" else None,
+        )
+        self._imap = imap
+        await self._run("connect", imap.wait_hello_from_server())
+        if ep.security == "starttls":
+            await self._starttls(imap, _tls_context(ep.tls_verify))
+        response = await self._run("login", imap.login(ep.username, ep.password.reveal()))
+        if response.result != "OK":
+            self._fail("login", response, default_permanent=True)
+        log.info("imap connected account=%s security=%s", ep.describe(), ep.security)
+
+    async def select(self, folder: str) -> SelectedFolder:
+        imap = self._require()
+        response = await self._run(f"select {folder}", imap.select(quote_mailbox(folder)))
+        if response.result != "OK":
+            self._fail(f"select {folder!r}", response, default_permanent=True)
+        uidvalidity = uidnext = exists = None
+        for line in response.lines:
+            if not isinstance(line, bytes):
+                continue
+            if m := _UIDVALIDITY.search(line):
+                uidvalidity = int(m.group(1))
+            if m := _UIDNEXT.search(line):
+                uidnext = int(m.group(1))
+            if m := _EXISTS.match(line):
+                exists = int(m.group(1))
+        if uidvalidity is None:
+            raise PermanentError(f"{self._endpoint.describe()}: {folder!r} has no UIDVALIDITY")
+        return SelectedFolder(folder, uidvalidity, uidnext, exists or 0)
+
+    async def uids_from(self, first_uid: int) -> list[int]:
+        """UIDs at or above ``first_uid``; ``N:*`` also names the last UID, so filter it."""
+        imap = self._require()
+        response = await self._run(
+            "uid search", imap.uid_search(f"UID {first_uid}:*", charset=None)
+        )
+        if response.result != "OK":
+            self._fail("uid search", response, default_permanent=False)
+        uids: set[int] = set()
+        # aioimaplib strips the "SEARCH" keyword; the tagged completion text is the last line.
+        for line in response.lines[:-1]:
+            tokens = line.split() if isinstance(line, bytes) else []
+            if tokens and tokens[0] == b"SEARCH":
+                tokens = tokens[1:]
+            uids.update(int(tok) for tok in tokens if tok.isdigit())
+        return sorted(uid for uid in uids if uid >= first_uid)
+
+    async def fetch(self, uids: Sequence[int]) -> list[FetchedMessage]:
+        imap = self._require()
+        command = LinearFetchCommand(
+            imap.protocol.new_tag(),
+            uid_set(uids),
+            _FETCH_ITEMS,
+            prefix="UID",
+            loop=imap.protocol.loop,
+        )
+        response = await self._run("uid fetch", imap.protocol.execute(command))
+        if response.result != "OK":
+            self._fail("uid fetch", response, default_permanent=False)
+        return parse_fetch_lines(response.lines)
+
+    async def logout(self) -> None:
+        imap, self._imap = self._imap, None
+        if imap is None:
+            return
+        try:
+            async with asyncio.timeout(5):
+                await imap.logout()
+        except (TimeoutError, OSError, aioimaplib.AioImapException) as exc:
+            log.debug("imap logout failed account=%s error=%s", self._endpoint.describe(), exc)
+        finally:
+            transport = imap.protocol.transport
+            if transport is not None:
+                transport.close()
+
+    async def _starttls(self, imap: LinearIMAP4, context: ssl.SSLContext) -> None:
+        protocol = imap.protocol
+        if "STARTTLS" not in protocol.capabilities:
+            raise PermanentError(f"{self._endpoint.describe()}: server does not offer STARTTLS")
+        command = aioimaplib.Command("STARTTLS", protocol.new_tag(), loop=protocol.loop)
+        response = await self._run("starttls", protocol.execute(command))
+        if response.result != "OK":
+            self._fail("starttls", response, default_permanent=True)
+        upgraded = await self._run(
+            "starttls handshake",
+            protocol.loop.start_tls(
+                protocol.transport, protocol, context, server_hostname=self._endpoint.host
+            ),
+        )
+        protocol.transport = upgraded
+        await self._run("capability", protocol.capability())
+
+    def _require(self) -> LinearIMAP4:
+        if self._imap is None:
+            raise TransientError(f"{self._endpoint.describe()}: not connected")
+        return self._imap
+
+    async def _run(self, what: str, operation: Awaitable[T]) -> T:
+        where = self._endpoint.describe()
+        try:
+            async with asyncio.timeout(self._endpoint.timeout_s):
+                return await operation
+        except TimeoutError as exc:
+            raise TransientError(
+                f"{where}: {what} timed out after {self._endpoint.timeout_s}s"
+            ) from exc
+        except ssl.SSLCertVerificationError as exc:
+            raise PermanentError(
+                f"{where}: TLS certificate not trusted: {exc.verify_message}"
+            ) from exc
+        except (OSError, aioimaplib.AioImapException, EOFError) as exc:
+            raise TransientError(
+                f"{where}: {what} failed: {exc or exc.__class__.__name__}"
+            ) from exc
+
+    def _fail(self, what: str, response: Any, *, default_permanent: bool) -> None:
+        text = b" ".join(line for line in response.lines if isinstance(line, bytes))
+        permanent = default_permanent or any(code in text for code in _PERMANENT_CODES)
+        if b"[UNAVAILABLE]" in text or b"[INUSE]" in text:
+            permanent = False
+        detail = text.decode("utf-8", "replace")
+        message = f"{self._endpoint.describe()}: {what} refused: {response.result} {detail}"
+        raise (PermanentError if permanent else TransientError)(message)

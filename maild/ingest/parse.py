@@ -1,0 +1,155 @@
+"""Raw message bytes to a :class:`~maild.domain.ParsedMail`: pure, bounded, and lenient.
+
+The work is split by what each tool does best and what its measured defects allow
+(see ``/work/shared/DEPENDENCIES.md``):
+
+* :mod:`maild.ingest.fields` finds the header block and extracts only the fields
+  maild uses, with one regex scan, so thousands of ``Received`` headers cost a
+  linear scan and never reach mail-parser;
+* mail-parser (:mod:`maild.ingest.addresses`) parses From/To/Cc/Reply-To and Date
+  from a header-only message;
+* :mod:`maild.ingest.mime` walks the body over offsets into the raw bytes: text
+  parts are decoded, attachments only measured and hashed, attached messages (bounces,
+  forwards) kept out of the text.
+
+Only input with no message in it raises :class:`~maild.errors.ParseError`; damage
+anywhere else is decoded as far as it goes and reported in ``degraded_reasons``.
+"""
+
+__all__ = ["parse"]
+
+import logging
+import re
+
+from maild.domain import ParsedMail
+from maild.errors import ParseError
+from maild.ingest import fields, mime, payload, words
+from maild.ingest.addresses import read_people
+from maild.ingest.htmltext import html_to_text
+from maild.ingest.notes import Notes
+
+log = logging.getLogger(__name__)
+
+#: Header fields copied into ``ParsedMail.headers`` for later stages (auto-reply and
+#: list detection, marketplace relay type, bounce detection by top Content-Type).
+SELECTED_HEADERS = (
+    "auto-submitted",
+    "x-autoreply",
+    "x-autorespond",
+    "precedence",
+    "list-id",
+    "list-unsubscribe",
+    "x-amazon-mail-relay-type",
+    "content-type",
+    "return-path",
+    "x-mailer",
+)
+_TOP_FIELDS = fields.FieldSet(
+    (
+        "from",
+        "to",
+        "cc",
+        "reply-to",
+        "subject",
+        "date",
+        "message-id",
+        "in-reply-to",
+        "references",
+        "content-transfer-encoding",
+        "content-disposition",
+        *SELECTED_HEADERS,
+    )
+)
+MAX_TEXT_CHARS = 1_000_000
+_MAX_HEADER_CHARS = 500
+# RFC 5322 caps a line at 998 octets; a longer "Message-ID" is hostile, not an identity.
+_MAX_ID = 998
+_LEADING_BLANK = re.compile(rb"[ \t\r\n]*")
+_ANGLE_ID = re.compile(r"<[^<>\s]+>")
+
+
+def parse(raw: bytes) -> ParsedMail:
+    """Parse one message. Raises ParseError only for input that holds no message."""
+    leading = _LEADING_BLANK.match(raw)
+    start = leading.end() if leading else 0
+    if start >= len(raw):
+        raise ParseError("empty message")
+    block = fields.find_block(raw, start, len(raw), strict_end=False)
+    if not fields.has_fields(raw, block):
+        raise ParseError("no header fields")
+    notes = Notes()
+    headers = fields.read_fields(raw, block, _TOP_FIELDS, notes, part=False)
+    people = read_people(headers, notes)
+    content = mime.walk(raw, headers, block.body, notes)
+    text = _text(content, notes)
+    if notes.reasons:
+        log.debug("degraded message reasons=%s", "; ".join(notes.reasons))
+    return ParsedMail(
+        message_id=_message_id(headers.get("message-id")),
+        subject=words.header_text(headers.get("subject", b""), "subject", notes),
+        from_name=people.from_name,
+        from_addr=people.from_addr,
+        to=people.to,
+        cc=people.cc,
+        reply_to=people.reply_to,
+        date=people.date,
+        in_reply_to=_message_id(headers.get("in-reply-to")),
+        references=_references(headers.get("references")),
+        text=text,
+        html=bool(content.html),
+        attachments=tuple(content.attachments),
+        headers=_selected(headers, notes),
+        degraded=bool(notes.reasons),
+        degraded_reasons=tuple(notes.reasons),
+        charsets=tuple(notes.charsets),
+    )
+
+
+def _text(content: mime.Content, notes: Notes) -> str:
+    """The text/plain parts, else the HTML parts as text, newlines normalised."""
+    if content.plain:
+        text = "\n".join(content.plain)
+    else:
+        text = "\n".join(_html_text(body, label, notes) for body, label in content.html)
+    text = text.replace("\r\n", "\n").replace("\r", "\n")
+    if "\x00" in text:  # no database text type stores NUL
+        text = text.replace("\x00", "")
+        notes.degrade("body: NUL characters removed")
+    if len(text) > MAX_TEXT_CHARS:
+        notes.degrade(f"body: text cut at {MAX_TEXT_CHARS} characters")
+        text = text[:MAX_TEXT_CHARS]
+    return text
+
+
+def _html_text(body: payload.Body, label: str | None, notes: Notes) -> str:
+    html, cut = html_to_text(mime.text_of(body, label, "html", notes))
+    if cut:
+        notes.degrade("html: cut before conversion")
+    return html
+
+
+def _message_id(value: bytes | None) -> str | None:
+    """The same rule as :func:`maild.ingest.identity.message_key`: the first <id>, else
+    the whole value, so a parsed message and its landed row agree on identity."""
+    if value is None:
+        return None
+    text = " ".join(value.decode("utf-8", "replace").split())
+    angle = _ANGLE_ID.search(text)
+    candidate = angle.group(0) if angle else text
+    return candidate if candidate and len(candidate) <= _MAX_ID else None
+
+
+def _references(value: bytes | None) -> tuple[str, ...]:
+    if value is None:
+        return ()
+    found = _ANGLE_ID.findall(value.decode("utf-8", "replace"))
+    return tuple(dict.fromkeys(ref for ref in found if len(ref) <= _MAX_ID))
+
+
+def _selected(headers: dict[str, bytes], notes: Notes) -> dict[str, str]:
+    selected: dict[str, str] = {}
+    for name in SELECTED_HEADERS:
+        value = headers.get(name)
+        if value is not None:
+            selected[name] = words.header_text(value, "header", notes)[:_MAX_HEADER_CHARS]
+    return selected

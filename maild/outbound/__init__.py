@@ -1,0 +1,1 @@
+"""Replies that keep the marketplace rules: policy, outbox and SMTP."""

@@ -1,0 +1,67 @@
+"""Stats and sync summaries as text for people and as JSON-ready dicts for programs.
+
+Pure: the CLI hands in what the store and the sync returned and prints the result.
+"""
+
+__all__ = ["stats_as_dict", "stats_as_text", "sync_summary"]
+
+from collections.abc import Iterable
+from datetime import datetime
+from typing import Any
+
+from maild.ingest.mailbox import MailboxSyncReport
+from maild.store import Stats
+
+
+def _iso(value: datetime | None) -> str | None:
+    return None if value is None else value.isoformat(timespec="seconds")
+
+
+def stats_as_dict(stats: Stats) -> dict[str, Any]:
+    """The documented ``maild stats --json`` shape; keys are only ever added, never renamed."""
+    return {
+        "messages": stats.messages,
+        "quarantined": stats.quarantined,
+        "threads": stats.threads,
+        "mailboxes": {
+            name: {
+                "messages": box.messages,
+                "quarantined": box.quarantined,
+                "folders": {
+                    f.folder: {
+                        "uidvalidity": f.uidvalidity,
+                        "last_uid": f.last_uid,
+                        "last_sync": _iso(f.last_sync),
+                        "last_error": f.last_error,
+                        "uidvalidity_changes": f.uidvalidity_changes,
+                    }
+                    for f in box.folders
+                },
+            }
+            for name, box in stats.mailboxes.items()
+        },
+    }
+
+
+def stats_as_text(stats: Stats) -> str:
+    lines = [
+        f"messages {stats.messages}   quarantined {stats.quarantined}   threads {stats.threads}"
+    ]
+    for name, box in stats.mailboxes.items():
+        lines.append(f"{name}: {box.messages} messages, {box.quarantined} quarantined")
+        for f in box.folders:
+            synced = _iso(f.last_sync) or "never"
+            state = f"ERROR {f.last_error}" if f.last_error else "ok"
+            lines.append(f"  {f.folder}: last uid {f.last_uid}, last sync {synced}, {state}")
+    return "\n".join(lines)
+
+
+def sync_summary(reports: Iterable[MailboxSyncReport]) -> str:
+    lines = []
+    for report in reports:
+        stored = sum(f.stored for f in report.folders)
+        fetched = sum(f.fetched for f in report.folders)
+        status = "ok" if report.ok else f"FAILED ({len(report.errors)} folder(s))"
+        lines.append(f"{report.mailbox}: {status}, fetched {fetched}, stored {stored} new")
+        lines.extend(f"  {folder}: {error}" for folder, error in report.errors.items())
+    return "\n".join(lines) if lines else "no mailboxes configured"

@@ -1,0 +1,326 @@
+"""The store: the only place maild reads or writes its database.
+
+Methods are synchronous (SQLAlchemy sessions); the daemon calls them through
+``asyncio.to_thread`` so the event loop never waits on disk.
+"""
+
+__all__ = ["MailboxStats", "Stats", "Store"]
+
+import logging
+from collections.abc import Iterable, Iterator, Sequence
+from contextlib import contextmanager
+from dataclasses import dataclass
+from datetime import datetime
+from typing import Any, Literal, overload
+
+from sqlalchemy import Engine, func, select
+from sqlalchemy.exc import DBAPIError, SQLAlchemyError
+from sqlmodel import Session, SQLModel, col
+from sqlmodel import select as select_rows
+
+from maild.domain import FolderState, LandResult, RawMessage
+from maild.errors import StoreError
+from maild.store import schema
+from maild.store.engine import make_engine
+from maild.store.tables import Folder, Mailbox, Thread
+from maild.store.types import compress_raw, decompress_raw
+
+log = logging.getLogger(__name__)
+
+_MESSAGE = SQLModel.metadata.tables["message"]
+_LOCATION = SQLModel.metadata.tables["message_location"]
+_MAILBOX = SQLModel.metadata.tables["mailbox"]
+
+
+@dataclass(frozen=True, slots=True)
+class MailboxStats:
+    messages: int
+    quarantined: int
+    folders: tuple[FolderState, ...]
+
+
+@dataclass(frozen=True, slots=True)
+class Stats:
+    messages: int
+    quarantined: int
+    threads: int
+    mailboxes: dict[str, MailboxStats]
+
+
+class Store:
+    """A maild database, upgraded to the current schema when opened."""
+
+    def __init__(self, engine: Engine) -> None:
+        self._engine = engine
+
+    @classmethod
+    def open(cls, url: str) -> "Store":
+        engine = make_engine(url)
+        try:
+            schema.upgrade(engine)
+        except BaseException:
+            engine.dispose()
+            raise
+        return cls(engine)
+
+    @property
+    def engine(self) -> Engine:
+        return self._engine
+
+    def close(self) -> None:
+        self._engine.dispose()
+
+    def ensure_mailboxes(self, mailboxes: dict[str, str], now: datetime) -> None:
+        """Create rows for configured mailboxes (name -> address); existing ones keep their id."""
+        with self._session() as session:
+            existing = {m.name: m for m in session.exec(select_rows(Mailbox))}
+            for name, address in mailboxes.items():
+                row = existing.get(name)
+                if row is None:
+                    session.add(Mailbox(name=name, address=address, created_at=now))
+                elif row.address != address:
+                    row.address = address
+            session.commit()
+
+    def folder_state(self, mailbox: str, folder: str) -> FolderState:
+        with self._session() as session:
+            row = self._folder(session, mailbox, folder, create=False)
+            if row is None:
+                return FolderState(mailbox, folder, None, 0, None, None, 0)
+            return _folder_state(mailbox, row)
+
+    def land(
+        self,
+        mailbox: str,
+        folder: str,
+        uidvalidity: int,
+        messages: Sequence[RawMessage],
+        last_uid: int,
+        now: datetime,
+    ) -> LandResult:
+        """Store fetched messages and advance the folder's position in one transaction.
+
+        A crash before the commit leaves both untouched, so the next run fetches
+        the same UIDs again; after it, both are there. Messages already stored
+        (same Message-ID and digest, e.g. after a UIDVALIDITY change) only gain a
+        location, never a second copy.
+        """
+        with self._session() as session:
+            row = self._folder(session, mailbox, folder, create=True)
+            changed = row.uidvalidity is not None and row.uidvalidity != uidvalidity
+            if changed:
+                log.warning(
+                    "uidvalidity changed mailbox=%s folder=%s old=%s new=%s; resyncing",
+                    mailbox,
+                    folder,
+                    row.uidvalidity,
+                    uidvalidity,
+                )
+                row.uidvalidity_changes += 1
+                row.last_uid = 0
+            stored, ids = self._insert_messages(session, row.mailbox_id, messages, now)
+            self._insert_locations(session, _pk(row.id), uidvalidity, messages, ids)
+            row.uidvalidity = uidvalidity
+            row.last_uid = max(row.last_uid, last_uid)
+            row.last_sync = now
+            row.last_error = None
+            session.commit()
+        return LandResult(
+            stored=stored, duplicates=len(messages) - stored, uidvalidity_changed=changed
+        )
+
+    def record_error(self, mailbox: str, folder: str, error: str) -> None:
+        with self._session() as session:
+            row = self._folder(session, mailbox, folder, create=True)
+            row.last_error = error
+            session.commit()
+
+    def raw_message(self, message_pk: int) -> bytes:
+        with self._session() as session:
+            blob = session.execute(
+                select(_MESSAGE.c.raw_zlib).where(_MESSAGE.c.id == message_pk)
+            ).scalar_one_or_none()
+        if blob is None:
+            raise StoreError(f"no message with id {message_pk}")
+        return decompress_raw(blob)
+
+    def message_pks(self, mailbox: str) -> list[int]:
+        with self._session() as session:
+            return list(
+                session.execute(
+                    select(_MESSAGE.c.id)
+                    .join(_MAILBOX, _MAILBOX.c.id == _MESSAGE.c.mailbox_id)
+                    .where(_MAILBOX.c.name == mailbox)
+                    .order_by(_MESSAGE.c.id)
+                ).scalars()
+            )
+
+    def stats(self) -> Stats:
+        with self._session() as session:
+            names = {m.id: m.name for m in session.exec(select_rows(Mailbox))}
+            counts: dict[str, list[int]] = {name: [0, 0] for name in names.values()}
+            for mailbox_id, state, n in session.execute(
+                select(_MESSAGE.c.mailbox_id, _MESSAGE.c.state, func.count()).group_by(
+                    _MESSAGE.c.mailbox_id, _MESSAGE.c.state
+                )
+            ):
+                counts[names[mailbox_id]][0] += n
+                if state == "quarantined":
+                    counts[names[mailbox_id]][1] += n
+            folders: dict[str, list[FolderState]] = {name: [] for name in names.values()}
+            for folder in session.exec(select_rows(Folder).order_by(col(Folder.id))):
+                name = names[folder.mailbox_id]
+                folders[name].append(_folder_state(name, folder))
+            threads = session.execute(select(func.count()).select_from(Thread)).scalar_one()
+        mailboxes = {
+            name: MailboxStats(counts[name][0], counts[name][1], tuple(folders[name]))
+            for name in names.values()
+        }
+        return Stats(
+            messages=sum(m.messages for m in mailboxes.values()),
+            quarantined=sum(m.quarantined for m in mailboxes.values()),
+            threads=threads,
+            mailboxes=mailboxes,
+        )
+
+    @contextmanager
+    def _session(self) -> Iterator[Session]:
+        """A session whose database errors surface as StoreError, after a rollback."""
+        try:
+            with Session(self._engine, expire_on_commit=False) as session:
+                yield session
+        except SQLAlchemyError as exc:
+            cause = exc.orig if isinstance(exc, DBAPIError) else exc
+            raise StoreError(f"database error: {cause}") from exc
+
+    @overload
+    @staticmethod
+    def _folder(
+        session: Session, mailbox: str, folder: str, *, create: Literal[True]
+    ) -> Folder: ...
+
+    @overload
+    @staticmethod
+    def _folder(
+        session: Session, mailbox: str, folder: str, *, create: Literal[False]
+    ) -> Folder | None: ...
+
+    @staticmethod
+    def _folder(session: Session, mailbox: str, folder: str, *, create: bool) -> Folder | None:
+        box = session.exec(select_rows(Mailbox).where(col(Mailbox.name) == mailbox)).one_or_none()
+        if box is None:
+            raise StoreError(f"mailbox {mailbox!r} is not in the database")
+        row = session.exec(
+            select_rows(Folder).where(
+                col(Folder.mailbox_id) == _pk(box.id), col(Folder.name) == folder
+            )
+        ).one_or_none()
+        if row is None and create:
+            row = Folder(mailbox_id=_pk(box.id), name=folder)
+            session.add(row)
+            session.flush()
+        return row
+
+    @staticmethod
+    def _insert_messages(
+        session: Session, mailbox_id: int, messages: Sequence[RawMessage], now: datetime
+    ) -> tuple[int, dict[tuple[str, str], int]]:
+        keys = {(m.message_id, m.digest) for m in messages}
+        ids = _existing_ids(session, mailbox_id, keys)
+        fresh: dict[tuple[str, str], RawMessage] = {}
+        for m in messages:
+            key = (m.message_id, m.digest)
+            if key not in ids:
+                fresh.setdefault(key, m)
+        if fresh:
+            rows = [_message_row(mailbox_id, m, now) for m in fresh.values()]
+            session.execute(_MESSAGE.insert(), rows)
+            ids.update(_existing_ids(session, mailbox_id, set(fresh)))
+        return len(fresh), ids
+
+    @staticmethod
+    def _insert_locations(
+        session: Session,
+        folder_id: int,
+        uidvalidity: int,
+        messages: Iterable[RawMessage],
+        ids: dict[tuple[str, str], int],
+    ) -> None:
+        rows = [
+            {
+                "message_pk": ids[(m.message_id, m.digest)],
+                "folder_id": folder_id,
+                "uidvalidity": uidvalidity,
+                "uid": m.uid,
+                "flags": list(m.flags),
+            }
+            for m in messages
+        ]
+        if not rows:
+            return
+        uids = [r["uid"] for r in rows]
+        seen = set(
+            session.execute(
+                select(_LOCATION.c.uid).where(
+                    _LOCATION.c.folder_id == folder_id,
+                    _LOCATION.c.uidvalidity == uidvalidity,
+                    _LOCATION.c.uid.in_(uids),
+                )
+            ).scalars()
+        )
+        new_rows = [r for r in rows if r["uid"] not in seen]
+        if new_rows:
+            session.execute(_LOCATION.insert(), new_rows)
+
+
+def _pk(value: int | None) -> int:
+    """A primary key of a row that was flushed; ``None`` there is a bug, not bad input."""
+    if value is None:
+        raise StoreError("row has no primary key after flush")
+    return value
+
+
+def _existing_ids(
+    session: Session, mailbox_id: int, keys: set[tuple[str, str]]
+) -> dict[tuple[str, str], int]:
+    if not keys:
+        return {}
+    found: dict[tuple[str, str], int] = {}
+    message_ids = sorted({k[0] for k in keys})
+    for start in range(0, len(message_ids), 500):
+        chunk = message_ids[start : start + 500]
+        for pk, message_id, digest in session.execute(
+            select(_MESSAGE.c.id, _MESSAGE.c.message_id, _MESSAGE.c.digest).where(
+                _MESSAGE.c.mailbox_id == mailbox_id, _MESSAGE.c.message_id.in_(chunk)
+            )
+        ):
+            if (message_id, digest) in keys:
+                found[(message_id, digest)] = pk
+    return found
+
+
+def _message_row(mailbox_id: int, m: RawMessage, now: datetime) -> dict[str, Any]:
+    return {
+        "mailbox_id": mailbox_id,
+        "message_id": m.message_id,
+        "digest": m.digest,
+        "direction": "in",
+        "raw_zlib": compress_raw(m.raw),
+        "raw_size": len(m.raw),
+        "internaldate": m.internaldate,
+        "landed_at": now,
+        "state": "landed",
+        "degraded": False,
+    }
+
+
+def _folder_state(mailbox: str, row: Folder) -> FolderState:
+    return FolderState(
+        mailbox=mailbox,
+        folder=row.name,
+        uidvalidity=row.uidvalidity,
+        last_uid=row.last_uid,
+        last_sync=row.last_sync,
+        last_error=row.last_error,
+        uidvalidity_changes=row.uidvalidity_changes,
+    )

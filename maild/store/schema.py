@@ -1,0 +1,73 @@
+"""Bring a database to the schema this maild expects, in place, never destructively.
+
+Alembic runs the revisions in ``migrations/versions``. A database that holds
+tables but no maild revision, or a revision this maild does not know (written
+by a newer maild), is refused: guessing there is how data gets dropped.
+"""
+
+__all__ = ["current_revision", "head_revision", "upgrade"]
+
+import logging
+from pathlib import Path
+
+from alembic import command
+from alembic.config import Config
+from alembic.runtime.migration import MigrationContext
+from alembic.script import ScriptDirectory
+from sqlalchemy import Engine, inspect, text
+from sqlalchemy.exc import SQLAlchemyError
+
+from maild.errors import StoreError
+
+log = logging.getLogger(__name__)
+
+_MIGRATIONS = Path(__file__).with_name("migrations")
+# Several instances may start together against one PostgreSQL: one migrates, the rest wait.
+_PG_MIGRATION_LOCK = 0x6D61696C64
+
+
+def _config() -> Config:
+    config = Config()
+    config.set_main_option("script_location", str(_MIGRATIONS))
+    return config
+
+
+def head_revision() -> str:
+    head = ScriptDirectory.from_config(_config()).get_current_head()
+    if head is None:
+        raise StoreError(f"no schema migrations found in {_MIGRATIONS}")
+    return head
+
+
+def current_revision(engine: Engine) -> str | None:
+    with engine.connect() as connection:
+        return MigrationContext.configure(connection).get_current_revision()
+
+
+def upgrade(engine: Engine, target: str = "head") -> None:
+    """Upgrade to ``target`` (tests pass an older revision to build old databases)."""
+    config = _config()
+    known = {rev.revision for rev in ScriptDirectory.from_config(config).walk_revisions()}
+    try:
+        with engine.begin() as connection:
+            if connection.dialect.name == "postgresql":
+                lock = text("SELECT pg_advisory_xact_lock(:key)")
+                connection.execute(lock, {"key": _PG_MIGRATION_LOCK})
+            found = MigrationContext.configure(connection).get_current_revision()
+            if found is None and inspect(connection).get_table_names():
+                raise StoreError(
+                    "the database has tables but no maild schema revision; "
+                    "refusing to touch it (point database.url at an empty or maild database)"
+                )
+            if found is not None and found not in known:
+                raise StoreError(
+                    f"the database schema revision {found!r} is newer than this maild "
+                    "understands; upgrade maild instead of opening it with an older one"
+                )
+            config.attributes["connection"] = connection
+            command.upgrade(config, target)
+    except SQLAlchemyError as exc:
+        raise StoreError(f"cannot upgrade the database schema: {exc}") from exc
+    after = current_revision(engine)
+    if after != found:
+        log.info("schema upgraded from=%s to=%s", found, after)

@@ -1,0 +1,156 @@
+"""The database tables, as SQLModel classes.
+
+Unique constraints carry the "nothing twice" invariant: a folder location
+(folder, UIDVALIDITY, UID) exists once, and a message (mailbox, Message-ID,
+digest) exists once however many folders or resyncs show it. Every change here
+needs a migration in ``migrations/versions``; a test compares the two.
+"""
+
+__all__ = [
+    "Attachment",
+    "Folder",
+    "Label",
+    "Mailbox",
+    "Message",
+    "MessageLocation",
+    "OutboxItem",
+    "Thread",
+]
+
+from datetime import datetime
+from typing import Any
+
+from sqlalchemy import JSON, BigInteger, Index, LargeBinary, UniqueConstraint
+from sqlmodel import Field, SQLModel
+
+from maild.store.types import UTCDateTime
+
+
+class Mailbox(SQLModel, table=True):
+    id: int | None = Field(default=None, primary_key=True)
+    name: str = Field(unique=True, max_length=63)
+    address: str = Field(default="", max_length=320)
+    created_at: datetime = Field(sa_type=UTCDateTime)
+
+
+class Folder(SQLModel, table=True):
+    __table_args__ = (UniqueConstraint("mailbox_id", "name"),)
+
+    id: int | None = Field(default=None, primary_key=True)
+    mailbox_id: int = Field(foreign_key="mailbox.id")
+    name: str = Field(max_length=512)
+    uidvalidity: int | None = Field(default=None, sa_type=BigInteger)
+    last_uid: int = Field(default=0, sa_type=BigInteger)
+    last_sync: datetime | None = Field(default=None, sa_type=UTCDateTime)
+    last_error: str | None = Field(default=None)
+    uidvalidity_changes: int = Field(default=0)
+
+
+class Message(SQLModel, table=True):
+    """A message exactly as received or sent; parsed fields are filled by processing."""
+
+    __table_args__ = (
+        UniqueConstraint("mailbox_id", "message_id", "digest"),
+        Index("ix_message_state", "state"),
+        Index("ix_message_thread", "thread_id"),
+    )
+
+    id: int | None = Field(default=None, primary_key=True)
+    mailbox_id: int = Field(foreign_key="mailbox.id")
+    message_id: str = Field(max_length=998)
+    digest: str = Field(max_length=64)
+    direction: str = Field(default="in", max_length=3)
+    raw_zlib: bytes = Field(sa_type=LargeBinary)
+    raw_size: int
+    internaldate: datetime | None = Field(default=None, sa_type=UTCDateTime)
+    landed_at: datetime = Field(sa_type=UTCDateTime)
+    state: str = Field(default="landed", max_length=16)
+    quarantine_reason: str | None = Field(default=None)
+    processed_at: datetime | None = Field(default=None, sa_type=UTCDateTime)
+    degraded: bool = Field(default=False)
+    subject: str | None = Field(default=None)
+    from_addr: str | None = Field(default=None, max_length=320)
+    from_name: str | None = Field(default=None)
+    to_addrs: list[str] | None = Field(default=None, sa_type=JSON)
+    cc_addrs: list[str] | None = Field(default=None, sa_type=JSON)
+    reply_to: str | None = Field(default=None, max_length=320)
+    sent_at: datetime | None = Field(default=None, sa_type=UTCDateTime)
+    in_reply_to: str | None = Field(default=None, max_length=998)
+    reference_ids: list[str] | None = Field(default=None, sa_type=JSON)
+    headers: dict[str, Any] | None = Field(default=None, sa_type=JSON)
+    body_text: str | None = Field(default=None)
+    thread_id: int | None = Field(default=None, foreign_key="thread.id")
+
+
+class MessageLocation(SQLModel, table=True):
+    """Where a message was seen on the server; one row per (folder, UIDVALIDITY, UID)."""
+
+    __tablename__ = "message_location"
+    __table_args__ = (UniqueConstraint("folder_id", "uidvalidity", "uid"),)
+
+    id: int | None = Field(default=None, primary_key=True)
+    message_pk: int = Field(foreign_key="message.id", index=True)
+    folder_id: int = Field(foreign_key="folder.id")
+    uidvalidity: int = Field(sa_type=BigInteger)
+    uid: int = Field(sa_type=BigInteger)
+    flags: list[str] | None = Field(default=None, sa_type=JSON)
+
+
+class Attachment(SQLModel, table=True):
+    id: int | None = Field(default=None, primary_key=True)
+    message_pk: int = Field(foreign_key="message.id", index=True)
+    filename: str | None = Field(default=None)
+    content_type: str = Field(max_length=255)
+    size: int
+    digest: str = Field(max_length=64)
+
+
+class Thread(SQLModel, table=True):
+    """A conversation: all messages about one order (or one exchange without an order)."""
+
+    __table_args__ = (UniqueConstraint("mailbox_id", "key"),)
+
+    id: int | None = Field(default=None, primary_key=True)
+    mailbox_id: int = Field(foreign_key="mailbox.id")
+    key: str = Field(max_length=255)
+    subject: str | None = Field(default=None)
+    customer_name: str | None = Field(default=None)
+    customer_address: str | None = Field(default=None, max_length=320)
+    unread: bool = Field(default=True)
+    created_at: datetime = Field(sa_type=UTCDateTime)
+    updated_at: datetime = Field(sa_type=UTCDateTime)
+
+
+class Label(SQLModel, table=True):
+    """A label on a message: from the model, a rule, or a person (a flag)."""
+
+    __table_args__ = (UniqueConstraint("message_pk", "name"),)
+
+    id: int | None = Field(default=None, primary_key=True)
+    message_pk: int = Field(foreign_key="message.id", index=True)
+    name: str = Field(max_length=64)
+    source: str = Field(max_length=16)
+    score: float | None = Field(default=None)
+    created_at: datetime = Field(sa_type=UTCDateTime)
+
+
+class OutboxItem(SQLModel, table=True):
+    """A reply on its way out; written before any network I/O so none is lost."""
+
+    __tablename__ = "outbox"
+    __table_args__ = (
+        UniqueConstraint("mailbox_id", "message_id"),
+        Index("ix_outbox_state_next", "state", "next_attempt_at"),
+    )
+
+    id: int | None = Field(default=None, primary_key=True)
+    mailbox_id: int = Field(foreign_key="mailbox.id")
+    thread_id: int | None = Field(default=None, foreign_key="thread.id")
+    message_id: str = Field(max_length=998)
+    raw: bytes = Field(sa_type=LargeBinary)
+    state: str = Field(default="queued", max_length=16)
+    attempts: int = Field(default=0)
+    next_attempt_at: datetime | None = Field(default=None, sa_type=UTCDateTime)
+    last_error: str | None = Field(default=None)
+    created_at: datetime = Field(sa_type=UTCDateTime)
+    sent_at: datetime | None = Field(default=None, sa_type=UTCDateTime)

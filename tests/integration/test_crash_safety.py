@@ -1,0 +1,84 @@
+"""A sync killed at any instant and restarted ends with every message exactly once."""
+
+import os
+import random
+import signal
+import subprocess
+import sys
+import time
+from pathlib import Path
+
+import pytest
+from sqlalchemy import create_engine, text
+
+from tests.support.dovecot import ImapAccount
+from tests.support.mailgen import make_messages
+
+pytestmark = [pytest.mark.dovecot, pytest.mark.slow]
+
+MESSAGES = 5000
+KILLS = 20
+
+CONFIG = """\
+[database]
+url = "sqlite:///{db}"
+
+[mailboxes.shop]
+address = "support@shop.example"
+
+[mailboxes.shop.imap]
+host = "127.0.0.1"
+port = {port}
+security = "none"
+username = "{username}"
+password_env = "MAILD_TEST_PASSWORD"
+fetch_batch = 200
+"""
+
+
+def start_sync(
+    config: Path, env: dict[str, str], *, capture: bool = False
+) -> subprocess.Popen[bytes]:
+    return subprocess.Popen(
+        [sys.executable, "-m", "maild", "--config", str(config), "run", "--once"],
+        env=env,
+        stdout=subprocess.DEVNULL,
+        stderr=subprocess.PIPE if capture else subprocess.DEVNULL,
+    )
+
+
+def counts(db: Path) -> tuple[int, int, int]:
+    engine = create_engine(f"sqlite:///{db}")
+    with engine.connect() as connection:
+        messages = connection.execute(text("SELECT count(*) FROM message")).scalar_one()
+        distinct = connection.execute(
+            text("SELECT count(DISTINCT message_id) FROM message")
+        ).scalar_one()
+        locations = connection.execute(text("SELECT count(*) FROM message_location")).scalar_one()
+    engine.dispose()
+    return messages, distinct, locations
+
+
+def test_sigkill_at_random_moments_then_restart_yields_each_message_once(
+    imap_account: ImapAccount, tmp_path: Path
+) -> None:
+    imap_account.deliver(make_messages(MESSAGES, seed=11))
+    db = tmp_path / "maild.db"
+    config = tmp_path / "maild.toml"
+    config.write_text(CONFIG.format(db=db, port=imap_account.port, username=imap_account.username))
+    env = {**os.environ, "MAILD_TEST_PASSWORD": imap_account.password}
+    rng = random.Random(20261123)
+    killed_mid_sync = 0
+    for _ in range(KILLS):
+        process = start_sync(config, env)
+        # A random instant within the life of one run: start-up, login, fetch or commit.
+        time.sleep(rng.uniform(0.05, 2.5))
+        if process.poll() is None:
+            process.send_signal(signal.SIGKILL)
+            killed_mid_sync += 1
+        process.wait(timeout=30)
+    final = start_sync(config, env, capture=True)
+    _, err = final.communicate(timeout=120)
+    assert final.returncode == 0, err.decode()
+    assert killed_mid_sync >= KILLS // 2
+    assert counts(db) == (MESSAGES, MESSAGES, MESSAGES)

@@ -1,0 +1,222 @@
+"""Pure parts of the classifier: text features, MIME mapping, corpus loading, thresholds."""
+
+# Chinese test text uses full-width punctuation on purpose
+from __future__ import annotations
+
+import gzip
+import json
+from pathlib import Path
+
+import numpy as np
+import pytest
+
+from maild.classify.corpus import family_of, group_of, is_shippable, load_examples
+from maild.classify.features import STRUCT_NAMES, clean_text, registrable, structure, tokens
+from maild.classify.fit import choose_thresholds, ham_weights, sample_weights, source_folds
+from maild.classify.htmltext import html_to_text
+from maild.classify.message import Link, MessageText
+from maild.classify.mime import message_from_raw
+from maild.classify.model import decide
+from maild.errors import MaildError
+
+DATA = Path(__file__).parents[1] / "data" / "classify"
+
+
+def feature(msg: MessageText, name: str) -> float:
+    return structure(msg)[STRUCT_NAMES.index(name)]
+
+
+def test_pre_tokenized_and_real_text_give_the_same_tokens() -> None:
+    enron_style = MessageText(subject="re : order", body="i don ' t know , call me .")
+    real = MessageText(subject="Re: Order", body="I don't know, call me.")
+    assert tokens(enron_style) == tokens(real)
+
+
+def test_addresses_and_digits_become_shapes_not_vocabulary() -> None:
+    toks = tokens(
+        MessageText(body="Mail list@lists.example.org or see http://www.example.org/x, order 12345")
+    )
+    assert "example" not in toks and "lists" not in toks
+    assert {"zemail", "zurl", "zd5"} <= set(toks)
+
+
+def test_chinese_gets_character_unigrams_and_bigrams() -> None:
+    toks = tokens(MessageText(body="订单发货"))
+    assert toks == ["订", "单", "发", "货", "订单", "单发", "发货"]
+
+
+def test_anchor_text_showing_another_domain_is_flagged() -> None:
+    phish = MessageText(
+        body="login",
+        links=(Link(href="http://evil.example.ru/pp", text="https://www.paypal.com/"),),
+        from_domain="paypal.com",
+    )
+    honest = MessageText(
+        body="login",
+        links=(Link(href="https://www.paypal.com/signin", text="www.paypal.com"),),
+        from_domain="paypal.com",
+    )
+    assert feature(phish, "anchor_mismatch") == 1.0
+    assert feature(honest, "anchor_mismatch") == 0.0
+    assert feature(phish, "links_off_sender") == 1.0
+    assert feature(honest, "links_off_sender") == 0.0
+
+
+def test_reply_to_elsewhere_and_risky_attachments() -> None:
+    msg = MessageText(
+        from_domain="mail.shop.co.uk", reply_to_domain="other.example", attachment_types=("exe",)
+    )
+    assert feature(msg, "reply_to_elsewhere") == 1.0
+    assert feature(msg, "risky_attachment") == 1.0
+    same = MessageText(from_domain="mail.shop.co.uk", reply_to_domain="shop.co.uk")
+    assert feature(same, "reply_to_elsewhere") == 0.0
+    assert registrable("a.b.shop.co.uk") == "shop.co.uk"
+
+
+def test_money_urgency_and_credentials_fire_in_both_languages() -> None:
+    en = MessageText(body="URGENT: verify your password immediately to claim the free cash prize")
+    zh = MessageText(body="紧急通知：请立即提供银行卡密码和验证码领取免费奖金")
+    for msg in (en, zh):
+        assert feature(msg, "urgent_terms") > 0
+        assert feature(msg, "credential_terms") > 0
+        assert feature(msg, "money_terms") > 0
+    assert feature(en, "caps_words") > 0
+    assert all(0.0 <= v <= 1.0 for v in structure(en) + structure(zh))
+
+
+def test_html_to_text_keeps_text_and_links_and_drops_scripts() -> None:
+    text, links = html_to_text(
+        "<html><head><title>t</title><script>var x=1</script></head><body>"
+        "<p>Hi &amp; welcome</p><a href='http://a.example/x'>click <b>here</b></a>"
+        "<img alt='SALE'></body></html>"
+    )
+    assert "Hi & welcome" in text and "var x" not in text and "SALE" in text
+    assert links == (Link(href="http://a.example/x", text="click here"),)
+
+
+def test_raw_gb2312_message_is_decoded() -> None:
+    raw = (
+        "From: a@example.cn\nSubject: =?gb2312?B?tqm1pQ==?=\nMIME-Version: 1.0\n"
+        "Content-Type: text/plain; charset=gb2312\nContent-Transfer-Encoding: base64\n\n"
+        "x+vOyreiu/U=\n"
+    )
+    msg = message_from_raw(raw)
+    assert msg.subject == "订单"
+    assert msg.body.strip() == "请问发货"
+    assert msg.from_domain == "example.cn"
+
+
+def test_loader_reads_raw_and_text_records_plain_and_gzipped() -> None:
+    examples = load_examples([DATA / "messages.jsonl", DATA / "raw.jsonl.gz"])
+    assert len(examples) == 107
+    raw = [ex for ex in examples if ex.source == "fixture/raw"]
+    assert [ex.label for ex in raw] == ["ham", "fraud", "spam", "ham", "spam"]
+    assert raw[1].message.has_html and raw[1].message.links
+    assert raw[1].message.reply_to_domain == "acc0unt-check.example.ru"
+    assert "电水壶" in raw[3].message.body and raw[3].message.lang == "zh"
+    assert raw[4].message.attachment_types == ("exe",)
+    text = [ex for ex in examples if ex.source != "fixture/raw"]
+    assert all(ex.message.body for ex in text)
+
+
+def test_loader_filters_sources_and_reports_bad_lines(tmp_path: Path) -> None:
+    path = tmp_path / "c.jsonl.gz"
+    rows = [
+        {"id": "a", "label": "ham", "lang": "en", "source": "mine", "subject": "", "body": "hi"},
+        {"id": "b", "label": "spam", "lang": "zh", "source": "trec06c-subset", "body": "x"},
+    ]
+    with gzip.open(path, "wt", encoding="utf-8") as fh:
+        fh.write("\n".join(json.dumps(r) for r in rows) + "\n")
+    assert [ex.id for ex in load_examples([path], is_shippable)] == ["a"]
+    bad = tmp_path / "bad.jsonl"
+    bad.write_text('{"id": "x", "label": "ham", "body": "ok"}\n{oops\n')
+    with pytest.raises(MaildError, match=r"bad.jsonl:2"):
+        load_examples([bad])
+    bad.write_text('{"id": "x", "label": "eggs", "body": "ok"}\n')
+    with pytest.raises(MaildError, match="unknown label"):
+        load_examples([bad])
+
+
+def test_licence_and_grouping_rules() -> None:
+    assert not is_shippable("telecom-fraud-zh/label01")
+    assert not is_shippable("jddc2019-sample")
+    assert is_shippable("enron-spam/enron1")
+    assert group_of("jddc2019:abc:2") == group_of("jddc2019:abc:0") == "jddc2019:abc"
+    assert group_of("enron:1") == "enron:1"
+
+
+def test_sample_weights_balance_labels_and_damp_big_sources() -> None:
+    y = np.array([0] * 100 + [0] * 4 + [1] * 10, dtype=np.int64)
+    w = sample_weights(y, ["big"] * 100 + ["small"] * 4 + ["s"] * 10)
+    assert w[y == 0].sum() == pytest.approx(w[y == 1].sum())
+    assert w[:100].sum() / w[100:104].sum() == pytest.approx(np.sqrt(100 / 4))
+
+
+def test_thresholds_hold_the_ham_budget() -> None:
+    rng = np.random.default_rng(0)
+    y = np.array([0] * 2000 + [1] * 300 + [2] * 300 + [3] * 300, dtype=np.int64)
+    alphas = np.ones((4, 4)) + 7.0 * np.eye(4)
+    proba = np.vstack([rng.dirichlet(alphas[k], size=int((y == k).sum())) for k in range(4)])
+    t = choose_thresholds(proba, y, max_ham_fpr=0.005)
+    pred = decide(proba, t)
+    assert (pred[y == 0] != 0).mean() <= 0.005
+    assert (pred[y != 0] == y[y != 0]).mean() > 0.8
+
+
+def test_storage_artefacts_do_not_reach_the_features() -> None:
+    stored = MessageText(
+        subject="Re: your order",
+        body="Price =3D 20 dollars=\nplease &amp; thanks <br> see http : / / www . shop . com / x",
+    )
+    assert "=3D" not in clean_text(stored) and "<br>" not in clean_text(stored)
+    assert "http://www.shop.com" in clean_text(stored)
+    assert "zurl" in tokens(stored) and "3d" not in tokens(stored)
+    css = MessageText(body="New Page {font-family: verdana; color: #000} Dear customer")
+    assert tokens(css) == tokens(MessageText(body="New Page Dear customer"))
+
+
+def test_no_structure_signal_says_this_is_an_email() -> None:
+    """HTML, link counts and a known sender alone must not move any structure column."""
+    text = "Hello, is the kettle still in stock? Thanks"
+    plain = MessageText(body=text)
+    mail = MessageText(
+        body=text,
+        links=(Link(href="https://shop.example/a"), Link(href="https://shop.example/b")),
+        from_domain="shop.example",
+        reply_to_domain="shop.example",
+        attachment_types=("pdf",),
+        has_html=True,
+    )
+    assert structure(plain) == structure(mail)
+
+
+def test_vocabulary_is_a_density_not_a_count() -> None:
+    short = MessageText(body="free cash now")
+    long = MessageText(body="free cash now. " + "We talked about the meeting agenda. " * 40)
+    assert feature(short, "money_terms") > feature(long, "money_terms") > 0
+
+
+def test_source_folds_hold_out_whole_corpora_but_never_a_whole_label() -> None:
+    sources = ["sa/ham"] * 6 + ["sa/spam"] * 4 + ["enron"] * 6 + ["atec"] * 8 + ["only-fraud"] * 6
+    sources = [s.replace("sa/", "spamassassin/") for s in sources] + ["spam3"] * 3
+    y = np.array(
+        [0] * 6 + [1] * 4 + [0, 0, 0, 1, 1, 1] + [0] * 8 + [2] * 6 + [1] * 3, dtype=np.int64
+    )
+    groups = [str(i) for i in range(len(y))]
+    folds = source_folds(y, sources, groups, 3, seed=0)
+    fams = [family_of(s) for s in sources]
+    assert fams[0] == fams[6] == "spamassassin"
+    for fam in ("spamassassin", "enron", "atec"):
+        assert len({int(f) for f, g in zip(folds, fams, strict=True) if g == fam}) == 1
+    fraud_folds = folds[y == 2]
+    assert len(set(fraud_folds.tolist())) > 1  # the only fraud corpus is split by rows
+    for fold in range(3):
+        assert set(y[folds != fold].tolist()) == {0, 1, 2}
+
+
+def test_ham_weights_give_each_ham_corpus_an_equal_share() -> None:
+    y = np.array([0] * 90 + [0] * 10 + [1] * 5, dtype=np.int64)
+    sources = ["big"] * 90 + ["small"] * 10 + ["spam"] * 5
+    w = ham_weights(y, sources, np.ones(len(y), dtype=bool))
+    assert w[:90].sum() == pytest.approx(0.5) == w[90:100].sum()
+    assert w[100:].sum() == 0.0
