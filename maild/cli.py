@@ -19,11 +19,12 @@ from datetime import UTC, datetime
 from pathlib import Path
 
 from maild import __version__
+from maild.app import reprocess, run_forever, run_once
 from maild.config import Settings, load_config
 from maild.errors import ConfigError, MaildError, StoreError
-from maild.ingest.mailbox import sync_all
+from maild.ingest.pipeline import ALL_STATES
 from maild.logs import RedactingFilter, configure_logging
-from maild.report import stats_as_dict, stats_as_text, sync_summary
+from maild.report import processing_summary, stats_as_dict, stats_as_text, sync_summary
 from maild.store import Store
 
 log = logging.getLogger(__name__)
@@ -83,6 +84,18 @@ def _build_parser() -> argparse.ArgumentParser:
     run.add_argument(
         "--once", action="store_true", help="sync every folder once, print a summary, exit"
     )
+    again = commands.add_parser(
+        "reprocess",
+        help="parse stored messages again (after an upgrade or a fix)",
+        description="Re-run parsing over the raw messages in the database, without "
+        "contacting any server. By default: quarantined and not yet processed messages.",
+    )
+    which = again.add_mutually_exclusive_group()
+    which.add_argument(
+        "--quarantined", action="store_true", help="quarantined messages only (the default)"
+    )
+    which.add_argument("--all", action="store_true", help="every stored message")
+    again.add_argument("--mailbox", metavar="NAME", help="only this mailbox")
     stats = commands.add_parser(
         "stats",
         help="show message counts and sync state per mailbox and folder",
@@ -109,8 +122,6 @@ def _open_store(settings: Settings) -> Store:
 
 
 def _run(settings: Settings, args: argparse.Namespace) -> int:
-    from maild.daemon import run_polling
-
     try:
         store = _open_store(settings)
     except StoreError as exc:
@@ -118,13 +129,28 @@ def _run(settings: Settings, args: argparse.Namespace) -> int:
         return EX_STARTUP
     try:
         if not args.once:
-            asyncio.run(run_polling(settings, store, _utcnow))
+            asyncio.run(run_forever(settings, store, _utcnow))
             return EX_OK
-        reports = asyncio.run(sync_all(dict(settings.mailboxes), store, _utcnow))
+        report = asyncio.run(run_once(settings, store, _utcnow))
     finally:
         store.close()
-    print(sync_summary(reports))
-    return EX_OK if all(r.ok for r in reports) else EX_PROBLEMS
+    print(sync_summary(report.mailboxes))
+    print(processing_summary(report.processing))
+    return EX_OK if report.ok else EX_PROBLEMS
+
+
+def _reprocess(settings: Settings, args: argparse.Namespace) -> int:
+    if args.mailbox is not None and args.mailbox not in settings.mailboxes:
+        print(f"maild: no mailbox {args.mailbox!r} in {settings.source}", file=sys.stderr)
+        return EX_PROBLEMS
+    states = ALL_STATES if args.all else ("landed", "quarantined")
+    store = _open_store(settings)
+    try:
+        result = asyncio.run(reprocess(store, _utcnow, states=states, mailbox=args.mailbox))
+    finally:
+        store.close()
+    print(processing_summary(result))
+    return EX_OK
 
 
 def _stats(settings: Settings, args: argparse.Namespace) -> int:
@@ -143,6 +169,7 @@ def _stats(settings: Settings, args: argparse.Namespace) -> int:
 _COMMANDS: dict[str, Callable[[Settings, argparse.Namespace], int]] = {
     "check-config": _check_config,
     "run": _run,
+    "reprocess": _reprocess,
     "stats": _stats,
 }
 

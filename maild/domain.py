@@ -4,7 +4,14 @@ Frozen, slotted dataclasses with no I/O and no library types, so every layer can
 pass them around and tests can build them by hand.
 """
 
-__all__ = ["AttachmentInfo", "FolderState", "LandResult", "ParsedMail", "RawMessage"]
+__all__ = [
+    "AttachmentInfo",
+    "FolderState",
+    "LandResult",
+    "ParsedMail",
+    "ProcessOutcome",
+    "RawMessage",
+]
 
 from collections.abc import Mapping
 from dataclasses import dataclass, field
@@ -97,3 +104,12 @@ class ParsedMail:
     degraded: bool = False
     degraded_reasons: tuple[str, ...] = ()
     charsets: tuple[str, ...] = ()
+
+
+@dataclass(frozen=True, slots=True)
+class ProcessOutcome:
+    """What processing made of one landed message: parsed fields, or why it is quarantined."""
+
+    pk: int
+    parsed: ParsedMail | None
+    error: str | None = None

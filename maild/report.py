@@ -3,13 +3,14 @@
 Pure: the CLI hands in what the store and the sync returned and prints the result.
 """
 
-__all__ = ["stats_as_dict", "stats_as_text", "sync_summary"]
+__all__ = ["processing_summary", "stats_as_dict", "stats_as_text", "sync_summary"]
 
 from collections.abc import Iterable
 from datetime import datetime
 from typing import Any
 
 from maild.ingest.mailbox import MailboxSyncReport
+from maild.ingest.pipeline import ProcessReport
 from maild.store import Stats
 
 
@@ -65,3 +66,7 @@ def sync_summary(reports: Iterable[MailboxSyncReport]) -> str:
         lines.append(f"{report.mailbox}: {status}, fetched {fetched}, stored {stored} new")
         lines.extend(f"  {folder}: {error}" for folder, error in report.errors.items())
     return "\n".join(lines) if lines else "no mailboxes configured"
+
+
+def processing_summary(report: ProcessReport) -> str:
+    return f"processed {report.processed}, quarantined {report.quarantined}"

@@ -29,6 +29,7 @@ __all__ = [
     "ham_weights",
     "macro_f1",
     "sample_weights",
+    "shared_columns",
     "source_folds",
 ]
 
@@ -67,12 +68,21 @@ class FitConfig:
     #: Hold out whole corpora in cross-fitting (see the module docstring); ``False``
     #: gives plain group folds, for data with a single source.
     by_source: bool = True
+    #: Inside a label a source weighs ``size ** (1 - source_power)`` in total: 0.5 is
+    #: the square root of its size, 1.0 gives every source of a label the same weight.
+    source_power: float = 0.5
+    #: A hashed text column is used only if it occurs in at least this many corpora
+    #: (:func:`~maild.classify.corpus.family_of`) of the rows being fitted; 1 keeps all.
+    min_families: int = 1
 
 
-def sample_weights(y: IntArray, sources: Sequence[str]) -> FloatArray:
-    """Equal total weight per label; within a label, a source weighs sqrt(its size)."""
+def sample_weights(y: IntArray, sources: Sequence[str], power: float = 0.5) -> FloatArray:
+    """Equal total weight per label; within a label, a source weighs its size to the
+    power ``1 - power`` (``power=0.5``: sqrt(size); ``power=1``: every source alike).
+    """
     counts = Counter(zip(y.tolist(), sources, strict=True))
-    w = np.array([1.0 / np.sqrt(counts[(k, s)]) for k, s in zip(y.tolist(), sources, strict=True)])
+    pairs = zip(y.tolist(), sources, strict=True)
+    w = np.array([float(counts[(k, s)]) ** -power for k, s in pairs])
     for k in np.unique(y):
         mask = y == k
         w[mask] /= w[mask].sum()
@@ -80,7 +90,42 @@ def sample_weights(y: IntArray, sources: Sequence[str]) -> FloatArray:
     return out
 
 
-def _fit_linear(x: Any, y: IntArray, w: FloatArray, cfg: FitConfig) -> SGDClassifier:
+def shared_columns(x: Any, families: Sequence[str], min_families: int, n_text: int) -> BoolArray:
+    """Columns to keep: text columns seen in at least ``min_families`` corpora, and
+    every structure column (the last ``x.shape[1] - n_text``).
+
+    A token that only one corpus uses (a mailbox owner's name, a list footer, the
+    wording of one phishing kit) tells the model which corpus a message comes from,
+    which is no help on a mailbox it has never seen.
+    """
+    keep = np.ones(x.shape[1], dtype=bool)
+    if min_families <= 1:
+        return keep
+    fams = np.array(families)
+    seen = np.zeros(x.shape[1], dtype=np.int32)
+    csr = x.tocsr()
+    for fam in sorted(set(families)):
+        rows = np.flatnonzero(fams == fam)
+        seen[np.unique(csr[rows].indices)] += 1
+    keep[:n_text] = seen[:n_text] >= min_families
+    return keep
+
+
+def _mask_columns(x: Any, keep: BoolArray) -> Any:
+    if keep.all():
+        return x
+    out = x.tocsr(copy=True)
+    out.data = out.data * keep[out.indices]
+    out.eliminate_zeros()
+    return out
+
+
+def _fit_linear(
+    x: Any, y: IntArray, w: FloatArray, cfg: FitConfig, families: Sequence[str] | None = None
+) -> SGDClassifier:
+    if families is not None and cfg.min_families > 1:
+        n_text = x.shape[1] - len(STRUCT_NAMES)
+        x = _mask_columns(x, shared_columns(x, families, cfg.min_families, n_text))
     model = SGDClassifier(
         loss="log_loss",
         alpha=cfg.alpha,
@@ -277,7 +322,8 @@ def fit_classifier(
     if missing:
         names = sorted(LABELS[k] for k in missing)
         raise MaildError(f"training data has no examples of {names}; every label needs some")
-    w = sample_weights(y, sources)
+    w = sample_weights(y, sources, cfg.source_power)
+    families = [family_of(s) for s in sources]
     if cfg.by_source:
         folds = source_folds(y, sources, groups, cfg.folds, cfg.seed)
     else:
@@ -286,7 +332,8 @@ def fit_classifier(
     for f in range(cfg.folds):
         say(f"cross-fit fold {f + 1}/{cfg.folds}")
         train, test = folds != f, folds == f
-        model = _fit_linear(x[train], y[train], w[train], cfg)
+        fams = [f for f, keep in zip(families, train.tolist(), strict=True) if keep]
+        model = _fit_linear(x[train], y[train], w[train], cfg, fams)
         oof[test] = _raw(model, x[test], n_labels)
     say("calibration and thresholds")
     cal = LogisticRegression(C=10.0, max_iter=1000)
@@ -296,7 +343,7 @@ def fit_classifier(
     cal_coef[cal.classes_] = cal.coef_
     cal_int[cal.classes_] = cal.intercept_
     say("final fit on all rows")
-    final = _fit_linear(x, y, w, cfg)
+    final = _fit_linear(x, y, w, cfg, families)
     coef = np.zeros((n_labels, x.shape[1]), dtype=np.float32)
     intercept = np.full(n_labels, -10.0)
     coef[final.classes_] = final.coef_

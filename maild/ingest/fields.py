@@ -21,7 +21,7 @@ MAX_PART_HEADER_BYTES = 64 * 1024
 
 _BLANK = re.compile(rb"\n\r?\n")
 # A run of header-looking lines (fields and their continuation lines).
-_HEADER_LINES = re.compile(rb"(?:[!-9;-~]+[ \t]*:[^\n]*\n|[ \t][^\n]*\n)*")
+_HEADER_LINES = re.compile(rb"(?:[!-9;-~]+[ \t]*:[^\n]*(?:\n|\Z)|[ \t][^\n]*(?:\n|\Z))*")
 _ANY_FIELD = re.compile(rb"^[!-9;-~]+[ \t]*:", re.MULTILINE)
 _LINE_END = re.compile(rb"\r?\n")
 
@@ -54,6 +54,8 @@ class FieldSet:
             if name in found:
                 continue
             value = match.group(2)
+            if b"\n" in value:  # unfold: every line break in the match precedes a continuation
+                value = value.replace(b"\r\n", b"").replace(b"\n", b"")
             if len(value) > MAX_FIELD_BYTES:
                 notes.degrade(f"header {name} cut to {MAX_FIELD_BYTES} bytes")
                 value = value[:MAX_FIELD_BYTES]
@@ -68,7 +70,8 @@ def find_block(raw: bytes, start: int, end: int, *, strict_end: bool) -> Block:
     also ends at the first line that is not a header, as the stdlib parser does, so a
     part whose headers were lost still has its text read as the body. The top-level
     block tolerates such lines (a damaged header line must not push From and Subject
-    into the body); it only falls back to that rule when there is no empty line.
+    into the body); without an empty line it starts at the first field and ends at the
+    first line that is not a header.
     """
     if raw.startswith(b"\n", start) or raw.startswith(b"\r\n", start):
         return Block(start, start, raw.index(b"\n", start) + 1)
@@ -80,7 +83,8 @@ def find_block(raw: bytes, start: int, end: int, *, strict_end: bool) -> Block:
     blank_line = _BLANK.search(raw, start, end)
     if blank_line is not None:
         return Block(start, blank_line.start() + 1, blank_line.end())
-    return find_block(raw, start, end, strict_end=True)
+    first = _ANY_FIELD.search(raw, start, end)  # skip damaged lines before the first field
+    return find_block(raw, first.start() if first else start, end, strict_end=True)
 
 
 def has_fields(raw: bytes, block: Block) -> bool:

@@ -5,16 +5,17 @@ never raised past the mailbox: one bad folder or one unreachable account must
 not stop the rest of the sync.
 """
 
-__all__ = ["MailboxSyncReport", "endpoint_for", "sync_all", "sync_mailbox"]
+__all__ = ["MailboxSyncReport", "endpoint_for", "record_metrics", "sync_all", "sync_mailbox"]
 
 import asyncio
 import logging
 from dataclasses import dataclass, field
 
 from maild.config.settings import ImapSettings, MailboxSettings
-from maild.errors import MaildError
+from maild.errors import MaildError, PermanentError
 from maild.ingest.imap import ImapClient, ImapEndpoint
 from maild.ingest.sync import Clock, FolderSyncResult, sync_folder
+from maild.metrics import Metrics
 from maild.store import Store
 
 log = logging.getLogger(__name__)
@@ -28,6 +29,7 @@ class MailboxSyncReport:
     mailbox: str
     folders: list[FolderSyncResult] = field(default_factory=list)
     errors: dict[str, str] = field(default_factory=dict)
+    permanent: set[str] = field(default_factory=set)
 
     @property
     def ok(self) -> bool:
@@ -43,6 +45,23 @@ def endpoint_for(imap: ImapSettings) -> ImapEndpoint:
         username=imap.username,
         password=imap.password,
     )
+
+
+def _failed(report: MailboxSyncReport, folders: tuple[str, ...], exc: MaildError) -> None:
+    report.errors.update(dict.fromkeys(folders, str(exc)))
+    if isinstance(exc, PermanentError):
+        report.permanent.update(folders)
+
+
+def record_metrics(metrics: Metrics, reports: list[MailboxSyncReport]) -> None:
+    for report in reports:
+        for result in report.folders:
+            metrics.landed(report.mailbox, result.stored, result.duplicates)
+            if result.uidvalidity_changed:
+                metrics.uidvalidity_changed(report.mailbox, result.folder)
+        for folder in report.errors:
+            kind = "permanent" if folder in report.permanent else "transient"
+            metrics.sync_failed(report.mailbox, kind)
 
 
 async def _record(store: Store, name: str, folders: tuple[str, ...], error: str) -> None:
@@ -64,14 +83,14 @@ async def sync_mailbox(
                     )
                 except MaildError as exc:
                     log.error("folder sync failed mailbox=%s folder=%s error=%s", name, folder, exc)
-                    report.errors[folder] = str(exc)
+                    _failed(report, (folder,), exc)
                     await _record(store, name, (folder,), str(exc))
                 else:
                     report.folders.append(result)
     except MaildError as exc:
         log.error("mailbox sync failed mailbox=%s error=%s", name, exc)
         pending = tuple(f for f in folders if f not in report.errors)
-        report.errors.update(dict.fromkeys(pending, str(exc)))
+        _failed(report, pending, exc)
         await _record(store, name, pending, str(exc))
     return report
 

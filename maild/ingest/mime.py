@@ -117,13 +117,16 @@ def _children(raw: bytes, entity: _Entity, kind: str, notes: Notes) -> list[_Ent
     return children
 
 
-def split(raw: bytes, start: int, end: int, boundary: bytes) -> tuple[list[tuple[int, int]], bool]:
+def split(
+    raw: bytes, start: int, end: int, boundary: bytes, limit: int = MAX_PARTS
+) -> tuple[list[tuple[int, int]], bool]:
     """Body ranges of the parts between ``--boundary`` lines, and whether it was closed.
 
     A delimiter counts only at the start of a line and followed by nothing but
     transport padding, so a longer boundary that merely starts with this one (seen in
     nested parts) is not mistaken for it. A missing closing delimiter (truncated mail)
-    ends the last part at the end of the data.
+    ends the last part at the end of the data. Past ``limit`` parts the search stops
+    (reported as closed, so that only the part cap is reported).
     """
     delimiter = b"--" + boundary
     ranges: list[tuple[int, int]] = []
@@ -143,7 +146,7 @@ def split(raw: bytes, start: int, end: int, boundary: bytes) -> tuple[list[tuple
             continue
         if part_start is not None:
             ranges.append((part_start, _line_start(raw, part_start, found)))
-        if closing:
+        if closing or len(ranges) >= limit:
             return ranges, True
         part_start = pos = padding.end()
     if part_start is not None:

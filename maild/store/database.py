@@ -15,21 +15,21 @@ from typing import Any, Literal, overload
 
 from sqlalchemy import Engine, func, select
 from sqlalchemy.exc import DBAPIError, SQLAlchemyError
-from sqlmodel import Session, SQLModel, col
+from sqlmodel import Session, col
 from sqlmodel import select as select_rows
 
-from maild.domain import FolderState, LandResult, RawMessage
+from maild.domain import FolderState, LandResult, ProcessOutcome, RawMessage
 from maild.errors import StoreError
-from maild.store import schema
+from maild.store import processed, schema
 from maild.store.engine import make_engine
-from maild.store.tables import Folder, Mailbox, Thread
+from maild.store.tables import Folder, Mailbox, Thread, core_table
 from maild.store.types import compress_raw, decompress_raw
 
 log = logging.getLogger(__name__)
 
-_MESSAGE = SQLModel.metadata.tables["message"]
-_LOCATION = SQLModel.metadata.tables["message_location"]
-_MAILBOX = SQLModel.metadata.tables["mailbox"]
+_MESSAGE = core_table("message")
+_LOCATION = core_table("message_location")
+_MAILBOX = core_table("mailbox")
 
 
 @dataclass(frozen=True, slots=True)
@@ -134,6 +134,24 @@ class Store:
             row = self._folder(session, mailbox, folder, create=True)
             row.last_error = error
             session.commit()
+
+    def pending(
+        self,
+        *,
+        states: Sequence[str] = ("landed",),
+        after_pk: int = 0,
+        limit: int = 200,
+        mailbox: str | None = None,
+    ) -> list[tuple[int, bytes]]:
+        """Messages in ``states`` after ``after_pk``, oldest first, with their raw bytes."""
+        with self._session() as session:
+            return processed.pending(
+                session, states=states, after_pk=after_pk, limit=limit, mailbox=mailbox
+            )
+
+    def save_processed(self, outcomes: Sequence[ProcessOutcome], now: datetime) -> None:
+        with self._session() as session:
+            processed.save_processed(session, outcomes, now)
 
     def raw_message(self, message_pk: int) -> bytes:
         with self._session() as session:

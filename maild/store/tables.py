@@ -15,12 +15,13 @@ __all__ = [
     "MessageLocation",
     "OutboxItem",
     "Thread",
+    "core_table",
 ]
 
 from datetime import datetime
 from typing import Any
 
-from sqlalchemy import JSON, BigInteger, Index, LargeBinary, UniqueConstraint
+from sqlalchemy import JSON, BigInteger, Index, LargeBinary, Table, UniqueConstraint
 from sqlmodel import Field, SQLModel
 
 from maild.store.types import UTCDateTime
@@ -154,3 +155,8 @@ class OutboxItem(SQLModel, table=True):
     last_error: str | None = Field(default=None)
     created_at: datetime = Field(sa_type=UTCDateTime)
     sent_at: datetime | None = Field(default=None, sa_type=UTCDateTime)
+
+
+def core_table(name: str) -> Table:
+    """A table for SQLAlchemy Core statements, used where batches make the ORM too slow."""
+    return SQLModel.metadata.tables[name]

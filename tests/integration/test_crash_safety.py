@@ -32,7 +32,7 @@ port = {port}
 security = "none"
 username = "{username}"
 password_env = "MAILD_TEST_PASSWORD"
-fetch_batch = 200
+fetch_batch = 50
 """
 
 
@@ -44,7 +44,29 @@ def start_sync(
         env=env,
         stdout=subprocess.DEVNULL,
         stderr=subprocess.PIPE if capture else subprocess.DEVNULL,
+        start_new_session=True,
     )
+
+
+def live_processes_in_group(group: int) -> list[int]:
+    """Processes of a process group that are still running (zombies do not count)."""
+    found = []
+    for stat in Path("/proc").glob("[0-9]*/stat"):
+        try:
+            fields = stat.read_text().rsplit(")", 1)[1].split()
+        except (OSError, IndexError):
+            continue
+        if int(fields[2]) == group and fields[0] != "Z":
+            found.append(int(stat.parent.name))
+    return found
+
+
+def leftover_workers(group: int) -> list[int]:
+    """Parse workers of a killed run must die with it, not linger as orphans."""
+    deadline = time.monotonic() + 10
+    while (alive := live_processes_in_group(group)) and time.monotonic() < deadline:
+        time.sleep(0.05)
+    return alive
 
 
 def counts(db: Path) -> tuple[int, int, int]:
@@ -68,17 +90,20 @@ def test_sigkill_at_random_moments_then_restart_yields_each_message_once(
     config.write_text(CONFIG.format(db=db, port=imap_account.port, username=imap_account.username))
     env = {**os.environ, "MAILD_TEST_PASSWORD": imap_account.password}
     rng = random.Random(20261123)
-    killed_mid_sync = 0
+    killed_mid_run = 0
+    orphans: list[int] = []
     for _ in range(KILLS):
         process = start_sync(config, env)
-        # A random instant within the life of one run: start-up, login, fetch or commit.
-        time.sleep(rng.uniform(0.05, 2.5))
+        # A random instant in the life of one run: start-up, fetch, commit or processing.
+        time.sleep(rng.uniform(0.2, 1.6))
         if process.poll() is None:
             process.send_signal(signal.SIGKILL)
-            killed_mid_sync += 1
+            killed_mid_run += 1
         process.wait(timeout=30)
+        orphans += leftover_workers(process.pid)
     final = start_sync(config, env, capture=True)
     _, err = final.communicate(timeout=120)
     assert final.returncode == 0, err.decode()
-    assert killed_mid_sync >= KILLS // 2
+    assert killed_mid_run >= KILLS * 3 // 4
+    assert orphans == []
     assert counts(db) == (MESSAGES, MESSAGES, MESSAGES)

@@ -174,3 +174,44 @@ def test_missing_folder_is_reported_and_the_other_folders_still_sync(
     assert "Nope: " in out
     result = stats(config, capsys)
     assert result["messages"] == 3
+
+
+@pytest.mark.slow
+def test_ten_thousand_messages_are_stored_once_across_two_runs(
+    imap_account: ImapAccount,
+    tmp_path: Path,
+    monkeypatch: pytest.MonkeyPatch,
+    capsys: pytest.CaptureFixture[str],
+) -> None:
+    imap_account.deliver(make_messages(10_000, seed=10))
+    config = write_config(tmp_path, mailbox(monkeypatch, imap_account))
+    assert main(["--config", str(config), "run", "--once"]) == 0
+    assert main(["--config", str(config), "run", "--once"]) == 0
+    out = capsys.readouterr().out
+    assert "fetched 10000, stored 10000 new" in out
+    assert "fetched 0, stored 0 new" in out
+    assert stats(config, capsys)["messages"] == 10_000
+
+
+async def test_recreated_folder_is_resynced_without_duplicates_and_the_change_counted(
+    imap_account: ImapAccount,
+    tmp_path: Path,
+    monkeypatch: pytest.MonkeyPatch,
+    capsys: pytest.CaptureFixture[str],
+) -> None:
+    originals = [make_message(i, seed=12) for i in range(30)]
+    imap_account.deliver(originals, folder="Support")
+    config = write_config(tmp_path, mailbox(monkeypatch, imap_account, folders=("Support",)))
+    run = ["--config", str(config), "run", "--once"]
+    assert await asyncio.to_thread(main, run) == 0
+    async with imap_session(imap_account) as client:
+        async with asyncio.timeout(10):
+            assert (await client.delete("Support")).result == "OK"
+    newcomers = [make_message(i, seed=13) for i in range(5)]
+    imap_account.deliver(originals + newcomers, folder="Support")
+    assert await asyncio.to_thread(main, run) == 0
+    assert "fetched 35, stored 5 new" in capsys.readouterr().out
+    result = stats(config, capsys)
+    support = result["mailboxes"]["walmart-us"]["folders"]["Support"]  # type: ignore[index]
+    assert result["messages"] == 35
+    assert (support["uidvalidity_changes"], support["last_uid"]) == (1, 35)

@@ -58,18 +58,14 @@ def test_anchor_text_showing_another_domain_is_flagged() -> None:
     )
     assert feature(phish, "anchor_mismatch") == 1.0
     assert feature(honest, "anchor_mismatch") == 0.0
-    assert feature(phish, "links_off_sender") == 1.0
-    assert feature(honest, "links_off_sender") == 0.0
+    ip = MessageText(body="go to http://192.168.10.1/login now")
+    assert feature(ip, "ip_link") == 1.0 and feature(honest, "ip_link") == 0.0
 
 
-def test_reply_to_elsewhere_and_risky_attachments() -> None:
-    msg = MessageText(
-        from_domain="mail.shop.co.uk", reply_to_domain="other.example", attachment_types=("exe",)
-    )
-    assert feature(msg, "reply_to_elsewhere") == 1.0
+def test_risky_attachments_and_registrable_domains() -> None:
+    msg = MessageText(from_domain="mail.shop.co.uk", attachment_types=("exe",))
     assert feature(msg, "risky_attachment") == 1.0
-    same = MessageText(from_domain="mail.shop.co.uk", reply_to_domain="shop.co.uk")
-    assert feature(same, "reply_to_elsewhere") == 0.0
+    assert feature(MessageText(attachment_types=("pdf",)), "risky_attachment") == 0.0
     assert registrable("a.b.shop.co.uk") == "shop.co.uk"
 
 
@@ -181,9 +177,9 @@ def test_no_structure_signal_says_this_is_an_email() -> None:
     plain = MessageText(body=text)
     mail = MessageText(
         body=text,
-        links=(Link(href="https://shop.example/a"), Link(href="https://shop.example/b")),
+        links=(Link(href="https://shop.example/a"), Link(href="https://other.example/b")),
         from_domain="shop.example",
-        reply_to_domain="shop.example",
+        reply_to_domain="elsewhere.example",
         attachment_types=("pdf",),
         has_html=True,
     )

@@ -1,0 +1,42 @@
+"""Code that runs inside parse worker processes; kept light so workers start fast.
+
+Workers are started with ``spawn`` and die with maild: if maild is killed
+outright (SIGKILL, OOM), nothing is left behind parsing for a dead parent.
+"""
+
+__all__ = ["die_with_parent", "parse_batch"]
+
+import ctypes
+import ctypes.util
+import os
+import signal
+import sys
+from collections.abc import Sequence
+
+from maild.domain import ProcessOutcome
+from maild.errors import ParseError
+from maild.ingest.parse import parse
+
+_PR_SET_PDEATHSIG = 1
+
+
+def die_with_parent(parent: int) -> None:
+    """Ask Linux to SIGKILL this worker when maild goes; exit if it already went."""
+    if sys.platform == "linux":
+        libc = ctypes.CDLL(ctypes.util.find_library("c"), use_errno=True)
+        libc.prctl(_PR_SET_PDEATHSIG, signal.SIGKILL, 0, 0, 0)
+    if os.getppid() != parent:
+        os._exit(1)
+
+
+def parse_batch(rows: Sequence[tuple[int, bytes]]) -> list[ProcessOutcome]:
+    """Parse a batch; one message's failure becomes its own quarantine reason."""
+    outcomes = []
+    for pk, raw in rows:
+        try:
+            outcomes.append(ProcessOutcome(pk, parse(raw)))
+        except ParseError as exc:
+            outcomes.append(ProcessOutcome(pk, None, f"unparseable: {exc}"))
+        except Exception as exc:  # a parser bug must cost one message, not the mailbox
+            outcomes.append(ProcessOutcome(pk, None, f"parser failed: {type(exc).__name__}: {exc}"))
+    return outcomes

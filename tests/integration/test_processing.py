@@ -1,0 +1,183 @@
+"""Processing: every landed message is parsed or quarantined, and one bad message stops nothing."""
+
+import json
+import random
+from datetime import UTC, datetime
+from pathlib import Path
+
+import pytest
+from hypothesis import HealthCheck, given, settings
+from hypothesis import strategies as st
+from prometheus_client import CollectorRegistry
+from sqlalchemy import text
+
+from maild.cli import main
+from maild.domain import ParsedMail, RawMessage
+from maild.ingest.identity import message_key
+from maild.ingest.parse import parse
+from maild.ingest.pipeline import ALL_STATES, Processor
+from maild.ingest.workers import parse_batch
+from maild.metrics import Metrics
+from maild.store import Store
+from tests.support.dovecot import ImapAccount
+from tests.support.mailgen import make_message
+
+MAIL = Path(__file__).parents[1] / "data" / "mail"
+NOW = datetime(2026, 11, 23, 12, tzinfo=UTC)
+
+
+def broken_corpus() -> dict[str, bytes]:
+    """Real damaged mail from tests/data/mail plus a 25 MB attachment built here."""
+    corpus = {p.name: p.read_bytes() for p in sorted(MAIL.glob("*.eml"))}
+    payload = random.Random(25).randbytes(25 * 1024 * 1024)
+    import base64
+
+    body = base64.encodebytes(payload)
+    corpus["huge_attachment.eml"] = (
+        b"Message-ID: <huge@shop.example>\r\nSubject: invoice scan\r\nMIME-Version: 1.0\r\n"
+        b'Content-Type: multipart/mixed; boundary="b"\r\n\r\n--b\r\nContent-Type: text/plain\r\n'
+        b"\r\nsee attached\r\n--b\r\nContent-Type: application/pdf; name=scan.pdf\r\n"
+        b"Content-Transfer-Encoding: base64\r\n\r\n" + body.replace(b"\n", b"\r\n") + b"--b--\r\n"
+    )
+    return corpus
+
+
+def land(store: Store, messages: list[bytes]) -> None:
+    raws = []
+    for uid, raw in enumerate(messages, start=1):
+        key = message_key(raw)
+        raws.append(RawMessage(uid=uid, raw=raw, message_id=key.message_id, digest=key.digest))
+    store.land("shop", "INBOX", 1, raws, len(raws), NOW)
+
+
+@pytest.fixture
+def store(tmp_path: Path) -> Store:
+    opened = Store.open(f"sqlite:///{tmp_path / 'maild.db'}")
+    opened.ensure_mailboxes({"shop": "support@shop.example"}, NOW)
+    return opened
+
+
+def states(store: Store) -> dict[str, int]:
+    with store.engine.connect() as connection:
+        rows = connection.execute(text("SELECT state, count(*) FROM message GROUP BY state"))
+        return {state: int(n) for state, n in rows}
+
+
+async def test_broken_mail_is_all_kept_and_only_the_unparseable_is_quarantined(
+    store: Store,
+) -> None:
+    corpus = broken_corpus()
+    land(store, list(corpus.values()))
+    registry = CollectorRegistry()
+    processor = Processor(store, lambda: NOW, Metrics(registry), batch=4)
+    try:
+        report = await processor.run()
+    finally:
+        processor.close()
+    assert report.processed + report.quarantined == len(corpus)
+    assert states(store) == {"processed": report.processed, "quarantined": report.quarantined}
+    assert report.quarantined == 1  # the empty message: there is nothing to parse
+    quarantined = registry.get_sample_value(
+        "maild_messages_processed_total", {"outcome": "quarantined"}
+    )
+    assert quarantined == 1
+    with store.engine.connect() as connection:
+        reason = connection.execute(
+            text("SELECT quarantine_reason FROM message WHERE state = 'quarantined'")
+        ).scalar_one()
+        attachment = connection.execute(
+            text("SELECT size, content_type FROM attachment WHERE filename = 'scan.pdf'")
+        ).one()
+    assert reason == "unparseable: empty message"
+    assert tuple(attachment) == (25 * 1024 * 1024, "application/pdf")
+    for pk in store.message_pks("shop"):
+        assert store.raw_message(pk) in corpus.values()
+
+
+async def test_reprocess_all_reparses_every_stored_message_from_its_bytes(store: Store) -> None:
+    land(store, [make_message(i, seed=30) for i in range(12)])
+    processor = Processor(store, lambda: NOW)
+    try:
+        first = await processor.run()
+        again = await processor.run()
+        everything = await processor.run(states=ALL_STATES)
+    finally:
+        processor.close()
+    assert (first.processed, again.processed, everything.processed) == (12, 0, 12)
+    with store.engine.connect() as connection:
+        subjects = connection.execute(text("SELECT count(subject) FROM message")).scalar_one()
+    assert subjects == 12
+
+
+def test_a_parser_crash_quarantines_only_that_message(monkeypatch: pytest.MonkeyPatch) -> None:
+    def explode(raw: bytes) -> ParsedMail:
+        if b"boom" in raw:
+            raise RecursionError("parser bug")
+        return parse(raw)
+
+    monkeypatch.setattr("maild.ingest.workers.parse", explode)
+    outcomes = parse_batch([(1, b"Subject: boom\r\n\r\nx"), (2, b"Subject: fine\r\n\r\ny")])
+    assert outcomes[0].error == "parser failed: RecursionError: parser bug"
+    assert outcomes[1].parsed is not None and outcomes[1].parsed.subject == "fine"
+
+
+REAL = [p.read_bytes() for p in sorted(MAIL.glob("*.eml"))] + [make_message(1, seed=31)]
+
+
+@st.composite
+def mutated(draw: st.DrawFn) -> bytes:
+    data = bytearray(draw(st.sampled_from(REAL)))
+    for _ in range(draw(st.integers(1, 8))):
+        if not data:
+            break
+        at = draw(st.integers(0, len(data) - 1))
+        action = draw(st.sampled_from(["flip", "insert", "delete", "truncate"]))
+        if action == "flip":
+            data[at] ^= 1 << draw(st.integers(0, 7))
+        elif action == "insert":
+            data[at:at] = draw(st.binary(min_size=1, max_size=16))
+        elif action == "delete":
+            del data[at : at + draw(st.integers(1, 64))]
+        else:
+            del data[at:]
+    return bytes(data)
+
+
+@settings(max_examples=60, deadline=None, suppress_health_check=[HealthCheck.too_slow])
+@given(st.lists(mutated(), min_size=1, max_size=4))
+def test_mutated_real_mail_never_breaks_processing_or_the_store(messages: list[bytes]) -> None:
+    outcomes = parse_batch(list(enumerate(messages, start=1)))
+    assert [o.pk for o in outcomes] == list(range(1, len(messages) + 1))
+    for outcome in outcomes:
+        assert (outcome.parsed is None) == (outcome.error is not None)
+        if outcome.error is not None:
+            assert not outcome.error.startswith("parser failed"), outcome.error
+
+
+@pytest.mark.dovecot
+def test_run_once_reports_quarantined_mail_in_stats_and_reprocess_retries_it(
+    imap_account: ImapAccount,
+    tmp_path: Path,
+    monkeypatch: pytest.MonkeyPatch,
+    capsys: pytest.CaptureFixture[str],
+) -> None:
+    imap_account.deliver(
+        [make_message(1, seed=32), b"", (MAIL / "truncated_mime.eml").read_bytes()]
+    )
+    monkeypatch.setenv("MAILD_TEST_PASSWORD", imap_account.password)
+    config = tmp_path / "maild.toml"
+    config.write_text(
+        f'[database]\nurl = "sqlite:///{tmp_path / "maild.db"}"\n\n'
+        '[mailboxes.shop]\naddress = "support@shop.example"\n\n[mailboxes.shop.imap]\n'
+        f'host = "127.0.0.1"\nport = {imap_account.port}\nsecurity = "none"\n'
+        f'username = "{imap_account.username}"\npassword_env = "MAILD_TEST_PASSWORD"\n'
+    )
+    assert main(["--config", str(config), "run", "--once"]) == 0
+    assert "processed 2, quarantined 1" in capsys.readouterr().out
+    assert main(["--config", str(config), "stats", "--json"]) == 0
+    stats = json.loads(capsys.readouterr().out)
+    assert (stats["messages"], stats["quarantined"]) == (3, 1)
+    assert stats["mailboxes"]["shop"]["quarantined"] == 1
+    assert main(["--config", str(config), "reprocess", "--mailbox", "shop"]) == 0
+    assert "processed 0, quarantined 1" in capsys.readouterr().out
+    assert main(["--config", str(config), "reprocess", "--mailbox", "nope"]) == 1
