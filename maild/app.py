@@ -48,9 +48,28 @@ def _metrics(settings: Settings, registry: CollectorRegistry) -> Metrics:
 async def _sync_and_process(
     settings: Settings, store: Store, processor: Processor, metrics: Metrics, clock: Clock
 ) -> OnceReport:
-    reports = await sync_all(dict(settings.mailboxes), store, clock)
+    """Sync every mailbox while processing what has landed so far, then the rest.
+
+    The two stages overlap: fetching waits on the network, parsing on the CPU.
+    """
+    landed = asyncio.Event()
+    sync = asyncio.create_task(sync_all(dict(settings.mailboxes), store, clock, landed.set))
+    totals = ProcessReport()
+    try:
+        while not sync.done():
+            woken = asyncio.create_task(landed.wait())
+            await asyncio.wait({sync, woken}, return_when=asyncio.FIRST_COMPLETED)
+            woken.cancel()
+            landed.clear()
+            totals = totals + await processor.run()
+        reports = sync.result()
+    finally:
+        if not sync.done():
+            sync.cancel()
+            with contextlib.suppress(asyncio.CancelledError):
+                await sync
     record_metrics(metrics, reports)
-    return OnceReport(reports, await processor.run())
+    return OnceReport(reports, totals + await processor.run())
 
 
 async def run_once(settings: Settings, store: Store, clock: Clock) -> OnceReport:

@@ -37,8 +37,9 @@ _MAX_RECIPIENTS = 200
 MAX_ADDRESS_BYTES = 8 * 1024
 _MAX_ITEMS = 256
 _ITEM_END = re.compile(rb"[,;]")
+_MAX_DATE_BYTES = 200
 _COLON_ZONE = re.compile(rb"([+-][0-9]{2}):([0-9]{2})(\s*(?:\(.*\))?\s*)$")
-_SEPARATORS = re.compile(r"[\s<>()\[\]\",;:]+")
+_SEPARATORS = re.compile(r"[\s<>()\[\]\",;:\x00-\x1f\x7f]+")
 _ADDRESS = re.compile(r"[^@]+@[^@.]+(?:\.[^@.]+)+")
 
 Pair = tuple[str, str]
@@ -71,8 +72,10 @@ def read_people(headers: dict[str, bytes], notes: Notes) -> People:
             message[name] = words.for_address_parser(_bounded(name, value, notes), name, notes)
     date = headers.get("date")
     if date is not None:
+        # A real date is under 60 bytes; longer is garbage and only costs time.
         # "+08:00" is common from Chinese webmail; RFC 5322 and mail-parser want "+0800".
-        message["date"] = _COLON_ZONE.sub(rb"\1\2\3", date.strip()).decode("latin-1")
+        date = _COLON_ZONE.sub(rb"\1\2\3", date[:_MAX_DATE_BYTES].strip())
+        message["date"] = date.decode("latin-1")
     try:
         parsed = _HeaderParser(message)
         senders, to, cc, reply = (_pairs(getattr(parsed, n), notes) for n in _ATTRIBUTES)
@@ -134,8 +137,8 @@ def _fallback_sender(value: bytes | None, notes: Notes) -> tuple[str | None, str
     text = words.header_text(value, "from", notes)
     if address is not None:
         text = re.sub(re.escape(address), "", text, flags=re.IGNORECASE)
-    name = text.strip(" <>\"'")[:200]
-    return name or None, address
+    name = text.strip(" <>\"'()[]:;,@")[:200]
+    return (name if any(char.isalnum() for char in name) else None), address
 
 
 def _fallback_address(value: bytes | None) -> str | None:

@@ -25,6 +25,7 @@ _CODECS: dict[str, tuple[str, ...]] = {
     "utf-8": ("utf-8",),
     "utf8": ("utf-8",),
     "unicode-1-1-utf-8": ("utf-8",),
+    "utf8mb4": ("utf-8",),  # a MySQL name that PHP shop software writes into mail
     "gb2312": _GB,
     "gbk": _GB,
     "gb18030": _GB,

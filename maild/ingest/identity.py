@@ -16,6 +16,8 @@ _MESSAGE_ID = re.compile(rb"^message-id[ \t]*:(.*(?:\r?\n[ \t].*)*)", re.IGNOREC
 _ANGLE = re.compile(r"<[^<>\s]+>")
 # RFC 5322 caps a line at 998 octets; a longer "Message-ID" is hostile, not an identity.
 _MAX_ID = 998
+# Control characters (NUL above all, which PostgreSQL refuses in text) make no identity.
+_CONTROL = re.compile(r"[\x00-\x1f\x7f]")
 
 
 @dataclass(frozen=True, slots=True)
@@ -34,6 +36,6 @@ def message_key(raw: bytes) -> MessageKey:
         value = " ".join(found.group(1).decode("utf-8", "replace").split())
         angle = _ANGLE.search(value)
         candidate = angle.group(0) if angle else value
-        if candidate and len(candidate) <= _MAX_ID:
+        if candidate and len(candidate) <= _MAX_ID and not _CONTROL.search(candidate):
             return MessageKey(candidate, digest, synthetic=False)
     return MessageKey(f"<{digest}@maild.invalid>", digest, synthetic=True)

@@ -9,6 +9,7 @@ __all__ = ["MailboxSyncReport", "endpoint_for", "record_metrics", "sync_all", "s
 
 import asyncio
 import logging
+from collections.abc import Callable
 from dataclasses import dataclass, field
 
 from maild.config.settings import ImapSettings, MailboxSettings
@@ -70,7 +71,11 @@ async def _record(store: Store, name: str, folders: tuple[str, ...], error: str)
 
 
 async def sync_mailbox(
-    name: str, settings: MailboxSettings, store: Store, clock: Clock
+    name: str,
+    settings: MailboxSettings,
+    store: Store,
+    clock: Clock,
+    on_landed: Callable[[], None] | None = None,
 ) -> MailboxSyncReport:
     report = MailboxSyncReport(name)
     folders = settings.imap.folders
@@ -79,7 +84,7 @@ async def sync_mailbox(
             for folder in folders:
                 try:
                     result = await sync_folder(
-                        imap, store, name, folder, settings.imap.fetch_batch, clock
+                        imap, store, name, folder, settings.imap.fetch_batch, clock, on_landed
                     )
                 except MaildError as exc:
                     log.error("folder sync failed mailbox=%s folder=%s error=%s", name, folder, exc)
@@ -96,13 +101,16 @@ async def sync_mailbox(
 
 
 async def sync_all(
-    mailboxes: dict[str, MailboxSettings], store: Store, clock: Clock
+    mailboxes: dict[str, MailboxSettings],
+    store: Store,
+    clock: Clock,
+    on_landed: Callable[[], None] | None = None,
 ) -> list[MailboxSyncReport]:
     gate = asyncio.Semaphore(_PARALLEL_MAILBOXES)
 
     async def one(name: str, settings: MailboxSettings) -> MailboxSyncReport:
         async with gate:
-            return await sync_mailbox(name, settings, store, clock)
+            return await sync_mailbox(name, settings, store, clock, on_landed)
 
     async with asyncio.TaskGroup() as group:
         tasks = [group.create_task(one(n, s)) for n, s in mailboxes.items()]

@@ -10,7 +10,7 @@ depth and the number of parts are capped; whatever is skipped is reported in the
 notes, never silently.
 """
 
-__all__ = ["MAX_DEPTH", "MAX_PARTS", "Content", "walk"]
+__all__ = ["MAX_DEPTH", "MAX_PARTS", "MAX_TEXT_BYTES", "Content", "split", "text_of", "walk"]
 
 import re
 from dataclasses import dataclass, field
@@ -104,7 +104,8 @@ def _children(raw: bytes, entity: _Entity, kind: str, notes: Notes) -> list[_Ent
         if sniffed is None:
             notes.degrade("multipart without a usable boundary, read as text")
             return None
-        notes.degrade("multipart boundary does not match, found it in the body")
+        found = "does not match" if boundary is not None else "parameter missing"
+        notes.degrade(f"multipart boundary {found}, found it in the body")
         ranges, closed = split(raw, entity.start, entity.end, sniffed)
     if not closed:
         notes.degrade("closing MIME boundary missing, message may be truncated")

@@ -64,16 +64,18 @@ MAX_TEXT_CHARS = 1_000_000
 _MAX_HEADER_CHARS = 500
 # RFC 5322 caps a line at 998 octets; a longer "Message-ID" is hostile, not an identity.
 _MAX_ID = 998
-_LEADING_BLANK = re.compile(rb"[ \t\r\n]*")
+# Whole blank lines only: the header block must start at a line start.
+_LEADING_BLANK_LINES = re.compile(rb"(?:[ \t]*\r?\n)*")
+_CONTROL = re.compile(r"[\x00-\x1f\x7f]")
 _ANGLE_ID = re.compile(r"<[^<>\s]+>")
 
 
 def parse(raw: bytes) -> ParsedMail:
     """Parse one message. Raises ParseError only for input that holds no message."""
-    leading = _LEADING_BLANK.match(raw)
-    start = leading.end() if leading else 0
-    if start >= len(raw):
+    if not raw or raw.isspace():
         raise ParseError("empty message")
+    leading = _LEADING_BLANK_LINES.match(raw)
+    start = leading.end() if leading else 0
     block = fields.find_block(raw, start, len(raw), strict_end=False)
     if not fields.has_fields(raw, block):
         raise ParseError("no header fields")
@@ -106,11 +108,20 @@ def parse(raw: bytes) -> ParsedMail:
 
 
 def _text(content: mime.Content, notes: Notes) -> str:
-    """The text/plain parts, else the HTML parts as text, newlines normalised."""
-    if content.plain:
+    """The text/plain parts, else the HTML parts as text, newlines normalised.
+
+    An empty text/plain alternative next to a full HTML one (some mailers send that)
+    counts as no text part.
+    """
+    if any(not part.isspace() and part for part in content.plain) or not content.html:
         text = "\n".join(content.plain)
     else:
-        text = "\n".join(_html_text(body, label, notes) for body, label in content.html)
+        texts: list[str] = []
+        for body, label in content.html:  # convert no more HTML than the text can hold
+            if sum(map(len, texts)) >= MAX_TEXT_CHARS:
+                break
+            texts.append(_html_text(body, label, notes))
+        text = "\n".join(texts)
     text = text.replace("\r\n", "\n").replace("\r", "\n")
     if "\x00" in text:  # no database text type stores NUL
         text = text.replace("\x00", "")
@@ -136,14 +147,16 @@ def _message_id(value: bytes | None) -> str | None:
     text = " ".join(value.decode("utf-8", "replace").split())
     angle = _ANGLE_ID.search(text)
     candidate = angle.group(0) if angle else text
-    return candidate if candidate and len(candidate) <= _MAX_ID else None
+    if not candidate or len(candidate) > _MAX_ID or _CONTROL.search(candidate):
+        return None  # hostile, and no database would store a NUL in it anyway
+    return candidate
 
 
 def _references(value: bytes | None) -> tuple[str, ...]:
     if value is None:
         return ()
     found = _ANGLE_ID.findall(value.decode("utf-8", "replace"))
-    return tuple(dict.fromkeys(ref for ref in found if len(ref) <= _MAX_ID))
+    return tuple(dict.fromkeys(r for r in found if len(r) <= _MAX_ID and not _CONTROL.search(r)))
 
 
 def _selected(headers: dict[str, bytes], notes: Notes) -> dict[str, str]:

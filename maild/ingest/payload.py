@@ -48,7 +48,8 @@ class Body:
             stop = min(pos + _WINDOW, self.end)
             if stop < self.end:  # cut after a line end, so no "=\r\n" or "=XX" is split
                 newline = self.raw.rfind(b"\n", pos, stop)
-                stop = newline + 1 if newline >= pos else stop
+                escape = self.raw.rfind(b"=", stop - 2, stop)
+                stop = newline + 1 if newline >= pos else escape if escape > pos else stop
             yield binascii.a2b_qp(self.raw[pos:stop])
             pos = stop
 

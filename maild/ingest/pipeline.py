@@ -20,7 +20,7 @@ from dataclasses import dataclass
 
 from maild.domain import ProcessOutcome
 from maild.ingest.sync import Clock
-from maild.ingest.workers import die_with_parent, parse_batch
+from maild.ingest.workers import parse_batch, worker_init
 from maild.metrics import Metrics
 from maild.store import Store
 
@@ -34,6 +34,9 @@ ALL_STATES: tuple[str, ...] = ("landed", "processed", "quarantined")
 class ProcessReport:
     processed: int = 0
     quarantined: int = 0
+
+    def __add__(self, other: "ProcessReport") -> "ProcessReport":
+        return ProcessReport(self.processed + other.processed, self.quarantined + other.quarantined)
 
 
 class Processor:
@@ -66,7 +69,7 @@ class Processor:
             self._pool = ProcessPoolExecutor(
                 max_workers=self._workers,
                 mp_context=multiprocessing.get_context("spawn"),
-                initializer=die_with_parent,
+                initializer=worker_init,
                 initargs=(os.getpid(),),
             )
         return self._pool

@@ -78,23 +78,56 @@ async def _fetch_complete(imap: ImapClient, uids: Sequence[int]) -> list[Fetched
 
 
 async def sync_folder(
-    imap: ImapClient, store: Store, mailbox: str, folder: str, batch: int, clock: Clock
+    imap: ImapClient,
+    store: Store,
+    mailbox: str,
+    folder: str,
+    batch: int,
+    clock: Clock,
+    on_landed: Callable[[], None] | None = None,
 ) -> FolderSyncResult:
+    """Fetch batch n+1 while batch n lands, in UID order; ``on_landed`` wakes processing."""
     selected = await imap.select(folder)
     state = await asyncio.to_thread(store.folder_state, mailbox, folder)
     same_validity = state.uidvalidity == selected.uidvalidity
     first = state.last_uid + 1 if same_validity else 1
     uids = await imap.uids_from(first) if selected.exists else []
-    fetched_total = stored = duplicates = 0
+    totals = [0, 0, 0]
     changed = False
-    for start in range(0, len(uids), batch):
-        chunk = uids[start : start + batch]
-        fetched = await _fetch_complete(imap, chunk)
-        s, d, c = await asyncio.to_thread(
-            land_batch, store, mailbox, folder, selected.uidvalidity, fetched, chunk[-1], clock()
-        )
-        fetched_total += len(fetched)
-        stored, duplicates, changed = stored + s, duplicates + d, changed or c
+    landing: asyncio.Task[tuple[int, int, bool]] | None = None
+
+    async def settle() -> None:
+        nonlocal changed, landing
+        if landing is not None:
+            task, landing = landing, None
+            stored, duplicates, validity_changed = await task
+            totals[1] += stored
+            totals[2] += duplicates
+            changed = changed or validity_changed
+            if on_landed is not None:
+                on_landed()
+
+    try:
+        for start in range(0, len(uids), batch):
+            chunk = uids[start : start + batch]
+            fetched = await _fetch_complete(imap, chunk)
+            totals[0] += len(fetched)
+            await settle()
+            landing = asyncio.create_task(
+                asyncio.to_thread(
+                    land_batch,
+                    store,
+                    mailbox,
+                    folder,
+                    selected.uidvalidity,
+                    fetched,
+                    chunk[-1],
+                    clock(),
+                )
+            )
+    finally:
+        # A batch already fetched still lands, even when the next fetch failed.
+        await settle()
     if not uids:
         # Record the visit (and a new UIDVALIDITY) even when nothing is new.
         _, _, changed = await asyncio.to_thread(
@@ -104,8 +137,6 @@ async def sync_folder(
         "folder synced mailbox=%s folder=%s fetched=%d stored=%d duplicates=%d",
         mailbox,
         folder,
-        fetched_total,
-        stored,
-        duplicates,
+        *totals,
     )
-    return FolderSyncResult(mailbox, folder, fetched_total, stored, duplicates, changed)
+    return FolderSyncResult(mailbox, folder, totals[0], totals[1], totals[2], changed)

@@ -1,10 +1,12 @@
 """Code that runs inside parse worker processes; kept light so workers start fast.
 
 Workers are started with ``spawn`` and die with maild: if maild is killed
-outright (SIGKILL, OOM), nothing is left behind parsing for a dead parent.
+outright (SIGKILL, OOM), nothing is left behind parsing for a dead parent. They
+also run at a lower CPU priority than maild itself, so that landing (what makes
+a message safe) is never slowed by parsing, which may lag.
 """
 
-__all__ = ["die_with_parent", "parse_batch"]
+__all__ = ["parse_batch", "worker_init"]
 
 import ctypes
 import ctypes.util
@@ -18,10 +20,12 @@ from maild.errors import ParseError
 from maild.ingest.parse import parse
 
 _PR_SET_PDEATHSIG = 1
+_NICENESS = 10
 
 
-def die_with_parent(parent: int) -> None:
-    """Ask Linux to SIGKILL this worker when maild goes; exit if it already went."""
+def worker_init(parent: int) -> None:
+    """Lower this worker's priority; ask Linux to SIGKILL it when maild goes."""
+    os.nice(_NICENESS)
     if sys.platform == "linux":
         libc = ctypes.CDLL(ctypes.util.find_library("c"), use_errno=True)
         libc.prctl(_PR_SET_PDEATHSIG, signal.SIGKILL, 0, 0, 0)

@@ -48,6 +48,19 @@ def pending(
     return [(pk, decompress_raw(blob)) for pk, blob in session.execute(query)]
 
 
+def _clean(value: Any) -> Any:
+    """Make text storable anywhere: NUL (PostgreSQL refuses it) and lone surrogates go."""
+    if isinstance(value, str):
+        if not value.isascii():
+            value = value.encode("utf-8", "replace").decode("utf-8")
+        return value.replace("\x00", "\ufffd")
+    if isinstance(value, list):
+        return [_clean(item) for item in value]
+    if isinstance(value, dict):
+        return {_clean(key): _clean(item) for key, item in value.items()}
+    return value
+
+
 def _clip(value: str | None, limit: int = _MAX_HEADER) -> str | None:
     return None if value is None else value[:limit]
 
@@ -110,14 +123,14 @@ def save_processed(session: Session, outcomes: Sequence[ProcessOutcome], now: da
             attachments += [
                 {
                     "message_pk": outcome.pk,
-                    "filename": _clip(a.filename),
+                    "filename": _clean(_clip(a.filename)),
                     "content_type": a.content_type[:255],
                     "size": a.size,
                     "digest": a.sha256,
                 }
                 for a in outcome.parsed.attachments
             ]
-        rows.append({"_pk": outcome.pk, **row})
+        rows.append({"_pk": outcome.pk, **_clean(row)})
     if not rows:
         return
     session.execute(

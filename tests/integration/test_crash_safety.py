@@ -11,6 +11,7 @@ from pathlib import Path
 import pytest
 from sqlalchemy import create_engine, text
 
+from tests.support.config_files import mailbox_table, password_variable, write_config
 from tests.support.dovecot import ImapAccount
 from tests.support.mailgen import make_messages
 
@@ -18,22 +19,6 @@ pytestmark = [pytest.mark.dovecot, pytest.mark.slow]
 
 MESSAGES = 5000
 KILLS = 20
-
-CONFIG = """\
-[database]
-url = "sqlite:///{db}"
-
-[mailboxes.shop]
-address = "support@shop.example"
-
-[mailboxes.shop.imap]
-host = "127.0.0.1"
-port = {port}
-security = "none"
-username = "{username}"
-password_env = "MAILD_TEST_PASSWORD"
-fetch_batch = 50
-"""
 
 
 def start_sync(
@@ -86,9 +71,8 @@ def test_sigkill_at_random_moments_then_restart_yields_each_message_once(
 ) -> None:
     imap_account.deliver(make_messages(MESSAGES, seed=11))
     db = tmp_path / "maild.db"
-    config = tmp_path / "maild.toml"
-    config.write_text(CONFIG.format(db=db, port=imap_account.port, username=imap_account.username))
-    env = {**os.environ, "MAILD_TEST_PASSWORD": imap_account.password}
+    config = write_config(tmp_path, mailbox_table(imap_account, fetch_batch=50))
+    env = {**os.environ, password_variable("shop"): imap_account.password}
     rng = random.Random(20261123)
     killed_mid_run = 0
     orphans: list[int] = []

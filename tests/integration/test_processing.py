@@ -19,6 +19,7 @@ from maild.ingest.pipeline import ALL_STATES, Processor
 from maild.ingest.workers import parse_batch
 from maild.metrics import Metrics
 from maild.store import Store
+from tests.support.config_files import mailbox_table, password_variable, write_config
 from tests.support.dovecot import ImapAccount
 from tests.support.mailgen import make_message
 
@@ -164,14 +165,8 @@ def test_run_once_reports_quarantined_mail_in_stats_and_reprocess_retries_it(
     imap_account.deliver(
         [make_message(1, seed=32), b"", (MAIL / "truncated_mime.eml").read_bytes()]
     )
-    monkeypatch.setenv("MAILD_TEST_PASSWORD", imap_account.password)
-    config = tmp_path / "maild.toml"
-    config.write_text(
-        f'[database]\nurl = "sqlite:///{tmp_path / "maild.db"}"\n\n'
-        '[mailboxes.shop]\naddress = "support@shop.example"\n\n[mailboxes.shop.imap]\n'
-        f'host = "127.0.0.1"\nport = {imap_account.port}\nsecurity = "none"\n'
-        f'username = "{imap_account.username}"\npassword_env = "MAILD_TEST_PASSWORD"\n'
-    )
+    monkeypatch.setenv(password_variable("shop"), imap_account.password)
+    config = write_config(tmp_path, mailbox_table(imap_account))
     assert main(["--config", str(config), "run", "--once"]) == 0
     assert "processed 2, quarantined 1" in capsys.readouterr().out
     assert main(["--config", str(config), "stats", "--json"]) == 0

@@ -8,32 +8,12 @@ import pytest
 
 from maild.cli import EX_PROBLEMS, main
 from maild.store import Store
+from tests.support.config_files import mailbox_table, password_variable, write_config
 from tests.support.dovecot import ImapAccount
 from tests.support.imap_session import imap_session
 from tests.support.mailgen import make_message, make_messages
 
 pytestmark = pytest.mark.dovecot
-
-MAILBOX = """\
-[mailboxes.{name}]
-address = "support@shop.example"
-
-[mailboxes.{name}.imap]
-host = "127.0.0.1"
-port = {port}
-security = "{security}"
-username = "{username}"
-password_env = "{env}"
-folders = {folders}
-fetch_batch = 50
-"""
-
-
-def write_config(tmp_path: Path, *mailboxes: str) -> Path:
-    path = tmp_path / "maild.toml"
-    database = f'[database]\nurl = "sqlite:///{tmp_path / "maild.db"}"\n\n'
-    path.write_text(database + "\n".join(mailboxes))
-    return path
 
 
 def mailbox(
@@ -45,17 +25,8 @@ def mailbox(
     password: str | None = None,
     folders: tuple[str, ...] = ("INBOX",),
 ) -> str:
-    env = f"MAILD_TEST_{name.upper().replace('-', '_')}_PASSWORD"
-    monkeypatch.setenv(env, account.password if password is None else password)
-    port = account.tls_port if security == "tls" else account.port
-    return MAILBOX.format(
-        name=name,
-        port=port,
-        security=security,
-        username=account.username,
-        env=env,
-        folders=json.dumps(list(folders)),
-    )
+    monkeypatch.setenv(password_variable(name), account.password if password is None else password)
+    return mailbox_table(account, name, security=security, folders=folders, fetch_batch=50)
 
 
 def stats(config: Path, capsys: pytest.CaptureFixture[str]) -> dict[str, object]:

@@ -9,7 +9,7 @@ from alembic.runtime.migration import MigrationContext
 from sqlalchemy import text
 from sqlmodel import SQLModel
 
-from maild.domain import RawMessage
+from maild.domain import AttachmentInfo, ParsedMail, ProcessOutcome, RawMessage
 from maild.errors import StoreError
 from maild.ingest.identity import message_key
 from maild.store import Store, schema
@@ -185,3 +185,29 @@ def test_sqlite_database_runs_in_wal_mode(tmp_path: object) -> None:
 def test_sqlite_in_a_missing_directory_is_a_clear_error(tmp_path: object) -> None:
     with pytest.raises(StoreError, match="does not exist"):
         Store.open(f"sqlite:///{tmp_path}/no/such/dir/maild.db")
+
+
+def test_nul_and_lone_surrogates_in_parsed_text_are_storable_on_every_database(
+    store: Store,
+) -> None:
+    raw = b"Message-ID: <nul\x00id@shop.example>\r\nSubject: x\r\n\r\nbody\r\n"
+    assert message_key(raw).synthetic
+    store.land("walmart-us", "INBOX", 1, [raw_message(1, raw)], 1, NOW)
+    [pk] = store.message_pks("walmart-us")
+    hostile = ParsedMail(
+        message_id=None,
+        subject="order\x00 123 \udcff",
+        from_name="Bad\x00Name",
+        from_addr="buyer@shop.example",
+        text="body \x00 with NUL",
+        headers={"x-mailer": "m\x00"},
+        attachments=(AttachmentInfo("a\x00.pdf", "application/pdf", 1, "0" * 64),),
+    )
+    store.save_processed([ProcessOutcome(pk, hostile)], NOW)
+    assert store.raw_message(pk) == raw
+    with store.engine.connect() as connection:
+        state, subject, body = connection.execute(
+            text("SELECT state, subject, body_text FROM message")
+        ).one()
+    assert state == "processed"
+    assert (subject, body) == ("order\ufffd 123 ?", "body \ufffd with NUL")

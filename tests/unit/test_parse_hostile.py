@@ -14,7 +14,7 @@ from mailparser import MailParser
 
 from maild.errors import ParseError
 from maild.ingest import addresses, fields, mime
-from maild.ingest.parse import parse
+from maild.ingest.parse import MAX_TEXT_CHARS, parse
 
 HEAD = b"From: Buyer <Buyer@Example.com>\r\nTo: support@seller.example\r\n"
 
@@ -86,7 +86,9 @@ def test_nested_attached_messages_are_not_descended() -> None:
 
 
 def test_part_count_is_capped() -> None:
-    parts = b"".join(b"--B\r\nContent-Type: text/plain\r\n\r\npart %d\r\n" % i for i in range(20_000))
+    parts = b"".join(
+        b"--B\r\nContent-Type: text/plain\r\n\r\npart %d\r\n" % i for i in range(20_000)
+    )
     parsed = parse(
         HEAD + b"Subject: parts\r\nContent-Type: multipart/mixed; boundary=B\r\n\r\n" + parts
     )
@@ -131,8 +133,11 @@ def test_long_address_list_is_cut_at_an_item() -> None:
 
 def test_huge_text_and_html_are_cut() -> None:
     plain = parse(HEAD + b"Subject: s\r\n\r\n" + b"y" * 5_000_000)
-    assert len(plain.text) == mime.MAX_TEXT_BYTES
-    assert f"body: cut at {mime.MAX_TEXT_BYTES} bytes" in plain.degraded_reasons
+    assert len(plain.text) == MAX_TEXT_CHARS
+    assert plain.degraded_reasons == (
+        f"body: cut at {mime.MAX_TEXT_BYTES} bytes",
+        f"body: text cut at {MAX_TEXT_CHARS} characters",
+    )
     html = parse(HEAD + b"Subject: h\r\nContent-Type: text/html\r\n\r\n" + b"<a " * 500_000)
     assert html.html
     assert "html: cut before conversion" in html.degraded_reasons

@@ -1,0 +1,181 @@
+"""Ingest throughput and memory, side by side in one run, against a local Dovecot.
+
+For each size (default 10,000 and 50,000 ~13 KB messages) the same folder is read by:
+  mbsync   Debian isync pulling the folder into a Maildir (the raw-transfer reference);
+  naive    stock aioimaplib in UID FETCH batches of 500 -> mail-parser -> one SQLModel
+           object per message (500 per commit): the serial stack a first attempt writes;
+  maild    `maild run --once` in a child process: landing (fetch + store raw bytes and
+           the folder position), then processing on the worker pool.
+Reported: msgs/s of each, maild's landing and processing phases separately, the
+ratios the issue sets goals for (landing / mbsync >= 0.5, processed / naive >= 2) and
+the peak RSS of maild's largest process. Figures go to stdout and bench/results/.
+
+    PYTHONPATH=. .venv/bin/python bench/ingest.py [--sizes 10000 50000]
+"""
+
+import argparse
+import asyncio
+import json
+import os
+import re
+import resource
+import subprocess
+import sys
+import tempfile
+import time
+from datetime import UTC, datetime
+from pathlib import Path
+from typing import Any
+
+import aioimaplib
+import mailparser
+from sqlalchemy import MetaData
+from sqlmodel import Field, Session, SQLModel, create_engine
+
+from tests.support.config_files import mailbox_table, password_variable, write_config
+from tests.support.dovecot import DovecotServer, ImapAccount
+from tests.support.mailgen import make_messages
+
+RESULTS = Path(__file__).with_name("results")
+NAIVE_BATCH = 500
+
+
+class NaiveBase(SQLModel):
+    metadata = MetaData()
+
+
+class NaiveMessage(NaiveBase, table=True):
+    id: int | None = Field(default=None, primary_key=True)
+    message_id: str | None
+    subject: str | None
+    from_addr: str | None
+    body: str
+    raw: bytes
+
+
+def run_mbsync(account: ImapAccount, work: Path) -> float:
+    target = work / "mbsync-maildir"
+    target.mkdir()
+    (work / "pass").write_text(account.password)
+    config = work / "mbsyncrc"
+    config.write_text(
+        "FSync no\n\n"
+        f"IMAPAccount bench\nHost {account.host}\nPort {account.port}\nUser {account.username}\n"
+        f'PassCmd "cat {work / "pass"}"\nSSLType None\nAuthMechs LOGIN\n\n'
+        "IMAPStore remote\nAccount bench\n\n"
+        f"MaildirStore local\nPath {target}/\nInbox {target}/INBOX\n\n"
+        "Channel bench\nFar :remote:\nNear :local:\nPatterns INBOX\nCreate Near\n"
+        "Sync Pull\nSyncState *\n"
+    )
+    start = time.perf_counter()
+    subprocess.run(["mbsync", "-q", "-c", str(config), "bench"], check=True)
+    return time.perf_counter() - start
+
+
+async def naive_stack(account: ImapAccount, db: Path) -> tuple[float, int]:
+    engine = create_engine(f"sqlite:///{db}")
+    NaiveBase.metadata.create_all(engine)
+    start = time.perf_counter()
+    client = aioimaplib.IMAP4(account.host, account.port, timeout=600)
+    await client.wait_hello_from_server()
+    await client.login(account.username, account.password)
+    selected = await client.select("INBOX")
+    exists = next(
+        int(m.group(1)) for line in selected.lines if (m := re.match(rb"(\d+) EXISTS", line))
+    )
+    stored = 0
+    with Session(engine) as session:
+        for first in range(1, exists + 1, NAIVE_BATCH):
+            last = min(exists, first + NAIVE_BATCH - 1)
+            response = await client.uid("fetch", f"{first}:{last}", "(UID BODY.PEEK[])")
+            for raw in (bytes(x) for x in response.lines if isinstance(x, bytearray)):
+                mail = mailparser.parse_from_bytes(raw)
+                session.add(
+                    NaiveMessage(
+                        message_id=mail.message_id,
+                        subject=mail.subject,
+                        from_addr=mail.from_[0][1] if mail.from_ else None,
+                        body=mail.body,
+                        raw=raw,
+                    )
+                )
+                stored += 1
+            session.commit()
+    await client.logout()
+    elapsed = time.perf_counter() - start
+    engine.dispose()
+    return elapsed, stored
+
+
+def run_maild(account: ImapAccount, work: Path) -> dict[str, float]:
+    config = write_config(work, mailbox_table(account))
+    env = {**os.environ, password_variable("shop"): account.password, "MAILD_LOG_LEVEL": "INFO"}
+    start = time.perf_counter()
+    done = subprocess.run(
+        [sys.executable, "-m", "maild", "--config", str(config), "run", "--once"],
+        env=env,
+        capture_output=True,
+        text=True,
+        check=True,
+    )
+    total = time.perf_counter() - start
+    stamps = {
+        key: datetime.strptime(m.group(1), "%Y-%m-%d %H:%M:%S,%f")
+        for key, pattern in (("connected", r"imap connected"), ("synced", r"folder synced"))
+        for line in done.stderr.splitlines()
+        if (m := re.match(r"(\S+ \S+) .*" + pattern, line))
+    }
+    landing = (stamps["synced"] - stamps["connected"]).total_seconds()
+    peak_kib = resource.getrusage(resource.RUSAGE_CHILDREN).ru_maxrss
+    return {"total_s": total, "landing_s": landing, "peak_rss_mib": peak_kib / 1024}
+
+
+def measure(server: DovecotServer, size: int) -> dict[str, Any]:
+    account = server.new_account()
+    start = time.perf_counter()
+    account.deliver(make_messages(size, seed=size))
+    print(f"\n== {size} messages (seeded in {time.perf_counter() - start:.1f}s)", flush=True)
+    with tempfile.TemporaryDirectory(prefix="maild-bench-") as tmp:
+        work = Path(tmp)
+        mbsync_s = run_mbsync(account, work)
+        maild = run_maild(account, work)
+        naive_s, naive_n = asyncio.run(naive_stack(account, work / "naive.db"))
+    assert naive_n == size, naive_n
+    figures = {
+        "messages": size,
+        "mbsync_msgs_per_s": size / mbsync_s,
+        "naive_msgs_per_s": size / naive_s,
+        "maild_landing_msgs_per_s": size / maild["landing_s"],
+        "maild_processed_msgs_per_s": size / maild["total_s"],
+        "maild_processing_phase_s": maild["total_s"] - maild["landing_s"],
+        "maild_peak_rss_mib": maild["peak_rss_mib"],
+    }
+    figures["landing_vs_mbsync"] = (
+        figures["maild_landing_msgs_per_s"] / figures["mbsync_msgs_per_s"]
+    )
+    figures["processed_vs_naive"] = (
+        figures["maild_processed_msgs_per_s"] / figures["naive_msgs_per_s"]
+    )
+    for key, value in figures.items():
+        print(f"  {key:30} {value:10.2f}" if isinstance(value, float) else f"  {key:30} {value}")
+    return figures
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--sizes", type=int, nargs="+", default=[10_000, 50_000])
+    args = parser.parse_args()
+    server = DovecotServer()
+    server.start()
+    try:
+        results = [measure(server, size) for size in args.sizes]
+    finally:
+        server.cleanup()
+    RESULTS.mkdir(exist_ok=True)
+    out = RESULTS / f"ingest-{datetime.now(UTC):%Y%m%dT%H%M%SZ}.json"
+    out.write_text(json.dumps(results, indent=2))
+    print(f"\nwritten to {out}")
+
+
+if __name__ == "__main__":
+    main()

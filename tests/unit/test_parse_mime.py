@@ -1,0 +1,180 @@
+"""Boundaries, parameters, transfer encodings and HTML text, one behaviour per test."""
+
+from __future__ import annotations
+
+import base64
+import binascii
+import hashlib
+
+import pytest
+
+from maild.ingest import mime, payload
+from maild.ingest.htmltext import MAX_HTML_CHARS, html_to_text
+from maild.ingest.notes import Notes
+from maild.ingest.params import Param, filename, media_type, parameters
+from maild.ingest.parse import parse
+
+HEAD = b"From: a@b.example\r\nSubject: s\r\n"
+
+
+def parts_of(body: bytes, boundary: bytes = b"B") -> tuple[list[bytes], bool]:
+    ranges, closed = mime.split(body, 0, len(body), boundary)
+    return [body[start:end] for start, end in ranges], closed
+
+
+def test_split_basic_with_preamble_epilogue_and_padding() -> None:
+    body = b"preamble\r\n--B\r\none\r\n--B  \t\r\ntwo\n\n--B--\r\nepilogue --B\r\n"
+    assert parts_of(body) == ([b"one", b"two\n"], True)
+
+
+def test_split_ignores_longer_boundaries_and_mid_line_matches() -> None:
+    body = b"--B\r\n--B-inner\r\nx --B\r\n--B\r\nlast\r\n--B--"
+    assert parts_of(body) == ([b"--B-inner\r\nx --B", b"last"], True)
+
+
+def test_split_truncated_and_limited() -> None:
+    assert parts_of(b"--B\r\nhalf a part") == ([b"half a part"], False)
+    body = b"".join(b"--B\r\n%d\r\n" % i for i in range(10))
+    ranges, closed = mime.split(body, 0, len(body), b"B", limit=3)
+    assert (len(ranges), closed) == (3, True)
+
+
+def test_digest_parts_default_to_attached_messages() -> None:
+    raw = (
+        HEAD + b"Content-Type: multipart/digest; boundary=D\r\n\r\n--D\r\n\r\n"
+        b"Subject: inner\r\n\r\nforwarded text\r\n--D--\r\n"
+    )
+    parsed = parse(raw)
+    assert [a.content_type for a in parsed.attachments] == ["message/rfc822"]
+    assert parsed.text == ""
+
+
+@pytest.mark.parametrize(
+    ("part", "text", "attachments"),
+    [
+        (b"Content-Type: text/plain\r\nContent-Disposition: attachment\r\n\r\nfile", "", 1),
+        (b'Content-Type: text/plain; name="notes.txt"\r\n\r\nfile', "", 1),
+        (b"Content-Type: text/plain\r\nContent-Disposition: inline\r\n\r\nfile", "file", 0),
+        (b"Content-Type: text/rfc822-headers\r\n\r\nSubject: 113-1111111-1111111", "", 1),
+        (b"Content-Type: message/delivery-status\r\n\r\nStatus: 5.1.1", "", 1),
+        (b"Content-Type: text/plain\r\nfile", "file", 0),  # no blank line after the headers
+        (b"Not a header\r\nfile", "Not a header\nfile", 0),  # no headers at all
+        (b"\r\nfile", "file", 0),
+    ],
+)
+def test_which_parts_are_text(part: bytes, text: str, attachments: int) -> None:
+    raw = HEAD + b"Content-Type: multipart/mixed; boundary=M\r\n\r\n--M\r\n" + part + b"\r\n--M--"
+    parsed = parse(raw)
+    assert (parsed.text, len(parsed.attachments)) == (text, attachments)
+
+
+def test_top_level_attachment_and_plain_preferred_over_html() -> None:
+    pdf = parse(HEAD + b"Content-Type: application/pdf\r\n\r\n%PDF")
+    assert (pdf.text, [a.size for a in pdf.attachments]) == ("", [4])
+    alt = parse(
+        HEAD + b"Content-Type: multipart/alternative; boundary=A\r\n\r\n--A\r\n"
+        b"Content-Type: text/html\r\n\r\n<p>html words</p>\r\n--A\r\n"
+        b"Content-Type: text/plain\r\n\r\nplain words\r\n--A--"
+    )
+    assert (alt.text, alt.html) == ("plain words", True)
+
+
+def test_media_type_and_parameters() -> None:
+    assert media_type(b"Text/HTML ; charset=x", "text/plain") == "text/html"
+    assert media_type(b"garbage", "text/plain") == "text/plain"
+    assert media_type(None, "message/rfc822") == "message/rfc822"
+    params = parameters(b'text/plain; Charset="utf-8"; name="a \\"b\\";c"; x=1;;broken')
+    assert params["charset"] == Param(b"utf-8")
+    assert params["name"] == Param(b'a "b";c')
+    assert parameters(b'a/b; name="unclosed') == {"name": Param(b"unclosed")}
+
+
+@pytest.mark.parametrize(
+    ("disposition", "expected"),
+    [
+        (b"attachment; filename*=UTF-8''%E5%8F%91%E7%A5%A8.pdf", "发票.pdf"),
+        (b"attachment; filename*0*=gb2312''%B7%A2; filename*1*=%C6%B1.pdf", "发票.pdf"),
+        (b"attachment; filename*1=b.txt; filename*0=a", "ab.txt"),
+        (b'attachment; filename="=?GBK?B?t6LGsQ==?=.pdf"', "发票.pdf"),
+        (b"attachment; filename*=''plain.txt", "plain.txt"),
+        ('attachment; filename="发票.pdf"'.encode("gbk"), "发票.pdf"),
+        (b"attachment", None),
+    ],
+)
+def test_filenames(disposition: bytes, expected: str | None) -> None:
+    assert filename(parameters(disposition), {}, Notes()) == expected
+
+
+def body(encoded: bytes, encoding: str) -> payload.Body:
+    return payload.Body(encoded, 0, len(encoded), encoding)
+
+
+@pytest.mark.parametrize(
+    ("encoded", "decoded", "damaged"),
+    [
+        (b"aGVsbG8=", b"hello", False),
+        (b"aGVs\r\nbG8=\r\n", b"hello", False),
+        (b"aGVsbG8", b"hello", True),  # padding missing
+        (b"aGV!!sbG8=", b"hello", True),  # junk
+        (b"aGVsbG8=aGk=", b"hello", False),  # padding ends the data
+        (b"aGVsbG8gx", b"hello ", True),  # half a byte at the end
+    ],
+)
+def test_base64(encoded: bytes, decoded: bytes, damaged: bool) -> None:
+    part = body(encoded, "base64")
+    assert payload.read(part, 100) == (decoded, False)
+    assert part.damaged is damaged
+
+
+def test_windows_do_not_split_encodings() -> None:
+    data = hashlib.sha512(b"x").digest() * 50_000  # 3.2 MB: several 1 MiB windows
+    assert payload.measure(body(base64.encodebytes(data), "base64")) == (
+        len(data),
+        hashlib.sha256(data).hexdigest(),
+    )
+    qp = binascii.b2a_qp(data)
+    assert payload.read(body(qp, "quoted-printable"), len(data) + 1) == (data, False)
+
+
+def test_quoted_printable_without_line_breaks() -> None:
+    data = bytes(range(256)) * 8000  # 2 MB on one encoded line: windows cut at no newline
+    encoded = binascii.b2a_qp(data).replace(b"=\n", b"")
+    assert payload.read(body(encoded, "quoted-printable"), len(data) + 1) == (data, False)
+
+
+def test_empty_plain_alternative_falls_back_to_html() -> None:
+    parsed = parse(
+        HEAD + b"Content-Type: multipart/alternative; boundary=A\r\n\r\n--A\r\n"
+        b"Content-Type: text/plain\r\n\r\n \r\n--A\r\n"
+        b"Content-Type: text/html\r\n\r\n<p>only in html</p>\r\n--A--"
+    )
+    assert parsed.text == "only in html"
+
+
+def test_read_limit() -> None:
+    assert payload.read(body(b"x" * 10, "7bit"), 4) == (b"xxxx", True)
+
+
+def test_html_to_text() -> None:
+    html = (
+        "<!DOCTYPE html><html><head><title>T</title><style>p{}</style></head><body>"
+        "<div>Hi,</div><div><br></div><div>the <b>lamp</b>&nbsp;&amp; cable</div>"
+        "<table><tr><td>Item</td><td>Qty</td></tr><tr><td>Lamp</td><td>1</td></tr></table>"
+        "<p>para</p><p>two<br>lines</p><ul><li>a</li><li>b</li></ul>"
+        '<img src="x" alt="[logo]"> a < b <script>if (a<b) x()</script>end<!-- note'
+    )
+    assert html_to_text(html) == (
+        "Hi,\n\nthe lamp & cable\nItem Qty\nLamp 1\npara\n\ntwo\nlines\n\na\nb\n[logo] a < b end",
+        False,
+    )
+
+
+@pytest.mark.parametrize(
+    "html",
+    ["<a " * 300_000, "<" * 500_000, "< " * 300_000 + ">", "<a b='" * 150_000, "<p>" * 200_000],
+    ids=["unclosed-tags", "lt-run", "lt-space-run", "open-quotes", "many-blocks"],
+)
+def test_html_that_stalls_html_parser_is_linear_here(html: str) -> None:
+    text, cut = html_to_text(html)
+    assert isinstance(text, str)
+    assert cut is (len(html) > MAX_HTML_CHARS)
