@@ -108,8 +108,13 @@ class ParsedMail:
 
 @dataclass(frozen=True, slots=True)
 class ProcessOutcome:
-    """What processing made of one landed message: parsed fields, or why it is quarantined."""
+    """What processing made of one landed message: parsed fields, or why it is quarantined.
+
+    ``compressed`` is the message's bytes in the store's "zlib" encoding, made by the
+    worker so that landing never pays for compression.
+    """
 
     pk: int
     parsed: ParsedMail | None
     error: str | None = None
+    compressed: bytes | None = None

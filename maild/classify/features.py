@@ -36,6 +36,7 @@ __all__ = [
     "STRUCT_NAMES",
     "clean_text",
     "featurize",
+    "featurize_counts",
     "normalize",
     "registrable",
     "structure",
@@ -47,6 +48,8 @@ import html
 import ipaddress
 import math
 import re
+from collections import Counter
+from itertools import pairwise
 from urllib.parse import urlsplit
 
 from maild.classify.message import Link, MessageText
@@ -142,22 +145,39 @@ def clean_text(msg: MessageText) -> str:
 
 def normalize(text: str) -> str:
     """Lowercase and replace addresses with shape tokens (``text`` from :func:`clean_text`)."""
-    text = _URL.sub(" zurl ", text)
-    text = _EMAIL.sub(" zemail ", text)
-    text = _MENTION.sub(" zmention ", text)
-    return text.lower()
+    return _normalize_lower(text.lower())
+
+
+def _normalize_lower(low: str) -> str:
+    # The address patterns are case-blind, so they can run on the lowercased text; each
+    # runs only if the text has the character it cannot match without (most has none).
+    if "://" in low or "www." in low:
+        low = _URL.sub(" zurl ", low)
+    if "@" in low:
+        low = _MENTION.sub(" zmention ", _EMAIL.sub(" zemail ", low))
+    return low
 
 
 #: Digits stand for their length only: order IDs, prices and dates stay comparable.
 _DIGIT_SHAPES = tuple(f"zd{n}" for n in range(13))
 
 
-def _tokenize(clean: str) -> tuple[list[str], int, int]:
-    """Tokens of a :func:`clean_text` result, its Latin word count and CJK character count."""
+def _tokenize(clean: str, low: str | None = None) -> tuple[list[str], int, int]:
+    """Tokens of a :func:`clean_text` result, its Latin word count and CJK character count.
+
+    ``low`` is ``clean.lower()`` when the caller already has it.
+    """
+    found = _TOKEN.findall(_normalize_lower(clean.lower() if low is None else low))
+    if not _CJK.search(clean):
+        # No Chinese: the same tokens as the loop below, built by comprehensions.
+        toks = [_DIGIT_SHAPES[min(len(t), 12)] if t[0].isdigit() else t for t in found]
+        words = sum([len(t) > 2 and not t[0].isdigit() for t in found])
+        toks += [f"{a} {b}" for a, b in pairwise(toks)]
+        return toks, words, 0
     out: list[str] = []
     prev = ""
     words = cjk = 0
-    for tok in _TOKEN.findall(normalize(clean)):
+    for tok in found:
         first = tok[0]
         if first.isdigit():
             tok = _DIGIT_SHAPES[min(len(tok), 12)]
@@ -230,13 +250,14 @@ def _squash(count: float, scale: float) -> float:
     return 1.0 - math.exp(-count / scale)
 
 
-def _link_features(msg: MessageText, text: str) -> list[float]:
+def _link_features(msg: MessageText, text: str, low: str) -> list[float]:
     """Yes/no facts only: how many links a message has says which corpus it comes from
     (HTML newsletters, plain-text lists, tweets) more than whether it is abuse.
     """
     links = msg.links[:MAX_LINKS]
     hrefs = [link.href for link in links if link.href.lower().startswith(("http", "www"))]
-    hrefs += _URL.findall(text)[:MAX_LINKS]
+    if "://" in low or "www." in low:
+        hrefs += _URL.findall(text)[:MAX_LINKS]
     return [
         float(any(_anchor_mismatch(link) for link in links)),
         float(any(_is_ip(h) for h in (_host(u) for u in hrefs) if h)),
@@ -252,31 +273,42 @@ def _density(hits: int, units: float) -> float:
     return _squash(100.0 * hits / (units + 20.0), 4.0)
 
 
-def _structure(msg: MessageText, clean: str, toks: list[str], words: int, cjk: int) -> list[float]:
+def _structure(
+    msg: MessageText, clean: str, low: str, counts: Counter[str], words: int, cjk: int
+) -> list[float]:
     units = words + cjk / 2.0
     types = {t.lower() for t in msg.attachment_types}
     vocab = [0, 0, 0]
-    for tok in toks:
-        column = _VOCAB.get(tok)
-        if column is not None:
-            vocab[column] += 1
+    for term, column in _VOCAB.items():
+        vocab[column] += counts.get(term, 0)
     bangs = clean.count("!") + clean.count("\uff01")
+    caps = len(_CAPS_WORD.findall(clean)) if clean != low else 0
     return [
         cjk / max(len(clean), 1),
-        len(_CAPS_WORD.findall(clean)) / max(words, 1),
+        caps / max(words, 1),
         _density(bangs, units),
-        *_link_features(msg, clean),
+        *_link_features(msg, clean, low),
         float(bool(types & _RISKY_ATTACHMENTS)),
         *(_density(hits, units) for hits in vocab),
         _density(len(_AMOUNT.findall(clean)), units),
     ]
 
 
+def featurize_counts(msg: MessageText) -> tuple[Counter[str], list[float]]:
+    """Text tokens with their counts and structure signals, sharing one pass over the text."""
+    clean = clean_text(msg)
+    low = clean.lower()
+    toks, words, cjk = _tokenize(clean, low)
+    counts = Counter(toks)
+    return counts, _structure(msg, clean, low, counts, words, cjk)
+
+
 def featurize(msg: MessageText) -> tuple[list[str], list[float]]:
     """Text tokens and structure signals of one message, sharing one pass over its text."""
     clean = clean_text(msg)
-    toks, words, cjk = _tokenize(clean)
-    return toks, _structure(msg, clean, toks, words, cjk)
+    low = clean.lower()
+    toks, words, cjk = _tokenize(clean, low)
+    return toks, _structure(msg, clean, low, Counter(toks), words, cjk)
 
 
 def structure(msg: MessageText) -> list[float]:

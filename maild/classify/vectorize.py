@@ -15,7 +15,7 @@ import numpy as np
 import scipy.sparse as sp  # type: ignore[import-untyped]  # scipy ships no type stubs
 from sklearn.feature_extraction import FeatureHasher
 
-from maild.classify.features import STRUCT_NAMES, featurize
+from maild.classify.features import STRUCT_NAMES, featurize_counts
 from maild.classify.message import MessageText
 
 #: Width of the hashed text part. 2**19 buckets keep collisions rare for the
@@ -29,9 +29,9 @@ STRUCT_WEIGHT = 0.5
 
 def vectorize(messages: Sequence[MessageText], n_hash: int = N_HASH) -> sp.csr_matrix:
     """Rows of sublinear-tf, l2-normalised hashed tokens, then the structure columns."""
-    done = [featurize(m) for m in messages]
-    hasher = FeatureHasher(n_features=n_hash, input_type="string", alternate_sign=False)
-    text = hasher.transform(toks for toks, _struct in done).tocsr()
+    done = [featurize_counts(m) for m in messages]
+    hasher = FeatureHasher(n_features=n_hash, input_type="dict", alternate_sign=False)
+    text = hasher.transform(counts for counts, _struct in done).tocsr()
     text.data = np.log1p(text.data)
     norms = np.sqrt(np.asarray(text.multiply(text).sum(axis=1)).ravel())
     norms[norms == 0.0] = 1.0

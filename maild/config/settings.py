@@ -246,7 +246,7 @@ class ImapSettings(_Model):
     sent_folder: Annotated[str, AfterValidator(_optional_line)] = "Sent"
     idle: bool = True
     poll_interval_s: Annotated[float, Field(gt=0, allow_inf_nan=False)] = 60.0
-    fetch_batch: Annotated[int, Field(ge=1, le=1000)] = 100
+    fetch_batch: Annotated[int, Field(ge=1, le=1000)] = 250
 
     @model_validator(mode="before")
     @classmethod

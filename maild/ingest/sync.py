@@ -6,10 +6,11 @@ store's unique keys absorb the repeat. Landing does no parsing: a message is
 safe as soon as its bytes are stored; processing happens later and separately.
 """
 
-__all__ = ["FolderSyncResult", "land_batch", "sync_folder"]
+__all__ = ["FolderSyncResult", "PreparedBatch", "prepare_batch", "sync_folder"]
 
 import asyncio
 import logging
+from collections import deque
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from datetime import datetime
@@ -35,20 +36,20 @@ class FolderSyncResult:
     uidvalidity_changed: bool
 
 
-def land_batch(
-    store: Store,
-    mailbox: str,
-    folder: str,
-    uidvalidity: int,
-    fetched: Sequence[FetchedMessage],
-    last_uid: int,
-    now: datetime,
-) -> tuple[int, int, bool]:
-    """Hash and land one batch; runs in a worker thread so the event loop keeps reading."""
-    raws = []
+@dataclass(frozen=True, slots=True)
+class PreparedBatch:
+    """A fetched batch with its identities, ready for one transaction."""
+
+    messages: list[RawMessage]
+    last_uid: int
+
+
+def prepare_batch(fetched: Sequence[FetchedMessage], last_uid: int) -> PreparedBatch:
+    """Hash outside the transaction and the event loop (hashing releases the GIL)."""
+    messages = []
     for message in fetched:
         key = message_key(message.raw)
-        raws.append(
+        messages.append(
             RawMessage(
                 uid=message.uid,
                 raw=message.raw,
@@ -58,8 +59,7 @@ def land_batch(
                 flags=message.flags,
             )
         )
-    result = store.land(mailbox, folder, uidvalidity, raws, last_uid, now)
-    return result.stored, result.duplicates, result.uidvalidity_changed
+    return PreparedBatch(messages, last_uid)
 
 
 async def _fetch_complete(imap: ImapClient, uids: Sequence[int]) -> list[FetchedMessage]:
@@ -86,7 +86,10 @@ async def sync_folder(
     clock: Clock,
     on_landed: Callable[[], None] | None = None,
 ) -> FolderSyncResult:
-    """Fetch batch n+1 while batch n lands, in UID order; ``on_landed`` wakes processing."""
+    """Three stages overlap: fetch batch n+2, prepare n+1, commit n, in UID order.
+
+    ``on_landed`` is called after each commit, to wake processing.
+    """
     selected = await imap.select(folder)
     state = await asyncio.to_thread(store.folder_state, mailbox, folder)
     same_validity = state.uidvalidity == selected.uidvalidity
@@ -94,45 +97,53 @@ async def sync_folder(
     uids = await imap.uids_from(first) if selected.exists else []
     totals = [0, 0, 0]
     changed = False
-    landing: asyncio.Task[tuple[int, int, bool]] | None = None
 
-    async def settle() -> None:
-        nonlocal changed, landing
-        if landing is not None:
-            task, landing = landing, None
-            stored, duplicates, validity_changed = await task
-            totals[1] += stored
-            totals[2] += duplicates
-            changed = changed or validity_changed
-            if on_landed is not None:
-                on_landed()
+    async def land(prepared: PreparedBatch) -> None:
+        nonlocal changed
+        result = await asyncio.to_thread(
+            store.land,
+            mailbox,
+            folder,
+            selected.uidvalidity,
+            prepared.messages,
+            prepared.last_uid,
+            clock(),
+        )
+        totals[1] += result.stored
+        totals[2] += result.duplicates
+        changed = changed or result.uidvalidity_changed
+        if on_landed is not None:
+            on_landed()
 
+    async def stage(
+        fetched: list[FetchedMessage], last: int, before: asyncio.Task[None] | None
+    ) -> None:
+        prepared = await asyncio.to_thread(prepare_batch, fetched, last)
+        if before is not None:
+            # Never commit past a batch that failed: its UIDs would be skipped for good.
+            await before
+        await land(prepared)
+
+    in_flight: deque[asyncio.Task[None]] = deque()
     try:
         for start in range(0, len(uids), batch):
             chunk = uids[start : start + batch]
             fetched = await _fetch_complete(imap, chunk)
             totals[0] += len(fetched)
-            await settle()
-            landing = asyncio.create_task(
-                asyncio.to_thread(
-                    land_batch,
-                    store,
-                    mailbox,
-                    folder,
-                    selected.uidvalidity,
-                    fetched,
-                    chunk[-1],
-                    clock(),
-                )
-            )
-    finally:
-        # A batch already fetched still lands, even when the next fetch failed.
-        await settle()
+            # Two batches in flight at most, so memory stays bounded for any folder size.
+            while len(in_flight) >= 2:
+                await in_flight.popleft()
+            before = in_flight[-1] if in_flight else None
+            in_flight.append(asyncio.create_task(stage(fetched, chunk[-1], before)))
+    except BaseException:
+        # Batches already fetched still land (in order) even when a later fetch failed.
+        await asyncio.gather(*in_flight, return_exceptions=True)
+        raise
+    for task in in_flight:
+        await task
     if not uids:
         # Record the visit (and a new UIDVALIDITY) even when nothing is new.
-        _, _, changed = await asyncio.to_thread(
-            land_batch, store, mailbox, folder, selected.uidvalidity, [], first - 1, clock()
-        )
+        await land(PreparedBatch([], first - 1))
     log.info(
         "folder synced mailbox=%s folder=%s fetched=%d stored=%d duplicates=%d",
         mailbox,

@@ -18,6 +18,7 @@ from collections.abc import Sequence
 from maild.domain import ProcessOutcome
 from maild.errors import ParseError
 from maild.ingest.parse import parse
+from maild.store.types import compress_raw
 
 _PR_SET_PDEATHSIG = 1
 _NICENESS = 10
@@ -34,13 +35,15 @@ def worker_init(parent: int) -> None:
 
 
 def parse_batch(rows: Sequence[tuple[int, bytes]]) -> list[ProcessOutcome]:
-    """Parse a batch; one message's failure becomes its own quarantine reason."""
+    """Parse and compress a batch; one message's failure becomes its own quarantine reason."""
     outcomes = []
     for pk, raw in rows:
+        compressed = compress_raw(raw)
         try:
-            outcomes.append(ProcessOutcome(pk, parse(raw)))
+            outcomes.append(ProcessOutcome(pk, parse(raw), compressed=compressed))
         except ParseError as exc:
-            outcomes.append(ProcessOutcome(pk, None, f"unparseable: {exc}"))
+            outcomes.append(ProcessOutcome(pk, None, f"unparseable: {exc}", compressed))
         except Exception as exc:  # a parser bug must cost one message, not the mailbox
-            outcomes.append(ProcessOutcome(pk, None, f"parser failed: {type(exc).__name__}: {exc}"))
+            reason = f"parser failed: {type(exc).__name__}: {exc}"
+            outcomes.append(ProcessOutcome(pk, None, reason, compressed))
     return outcomes

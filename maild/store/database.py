@@ -23,7 +23,7 @@ from maild.errors import StoreError
 from maild.store import processed, schema
 from maild.store.engine import make_engine
 from maild.store.tables import Folder, Mailbox, Thread, core_table
-from maild.store.types import compress_raw, decompress_raw
+from maild.store.types import decode_raw
 
 log = logging.getLogger(__name__)
 
@@ -103,7 +103,8 @@ class Store:
         A crash before the commit leaves both untouched, so the next run fetches
         the same UIDs again; after it, both are there. Messages already stored
         (same Message-ID and digest, e.g. after a UIDVALIDITY change) only gain a
-        location, never a second copy.
+        location, never a second copy. Bytes are stored uncompressed here, so a
+        landing costs no more than a hash and a commit; processing compresses them.
         """
         with self._session() as session:
             row = self._folder(session, mailbox, folder, create=True)
@@ -155,12 +156,12 @@ class Store:
 
     def raw_message(self, message_pk: int) -> bytes:
         with self._session() as session:
-            blob = session.execute(
-                select(_MESSAGE.c.raw_zlib).where(_MESSAGE.c.id == message_pk)
-            ).scalar_one_or_none()
-        if blob is None:
+            found = session.execute(
+                select(_MESSAGE.c.raw_blob, _MESSAGE.c.raw_codec).where(_MESSAGE.c.id == message_pk)
+            ).one_or_none()
+        if found is None:
             raise StoreError(f"no message with id {message_pk}")
-        return decompress_raw(blob)
+        return decode_raw(found.raw_blob, found.raw_codec)
 
     def message_pks(self, mailbox: str) -> list[int]:
         with self._session() as session:
@@ -241,7 +242,10 @@ class Store:
 
     @staticmethod
     def _insert_messages(
-        session: Session, mailbox_id: int, messages: Sequence[RawMessage], now: datetime
+        session: Session,
+        mailbox_id: int,
+        messages: Sequence[RawMessage],
+        now: datetime,
     ) -> tuple[int, dict[tuple[str, str], int]]:
         keys = {(m.message_id, m.digest) for m in messages}
         ids = _existing_ids(session, mailbox_id, keys)
@@ -323,7 +327,8 @@ def _message_row(mailbox_id: int, m: RawMessage, now: datetime) -> dict[str, Any
         "message_id": m.message_id,
         "digest": m.digest,
         "direction": "in",
-        "raw_zlib": compress_raw(m.raw),
+        "raw_blob": m.raw,
+        "raw_codec": "none",
         "raw_size": len(m.raw),
         "internaldate": m.internaldate,
         "landed_at": now,

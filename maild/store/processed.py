@@ -15,7 +15,7 @@ from sqlalchemy.orm import Session
 
 from maild.domain import ParsedMail, ProcessOutcome
 from maild.store.tables import core_table
-from maild.store.types import decompress_raw
+from maild.store.types import decode_raw
 
 _MESSAGE = core_table("message")
 _MAILBOX = core_table("mailbox")
@@ -36,7 +36,7 @@ def pending(
     mailbox: str | None = None,
 ) -> list[tuple[int, bytes]]:
     query = (
-        select(_MESSAGE.c.id, _MESSAGE.c.raw_zlib)
+        select(_MESSAGE.c.id, _MESSAGE.c.raw_blob, _MESSAGE.c.raw_codec)
         .where(_MESSAGE.c.state.in_(states), _MESSAGE.c.id > after_pk)
         .order_by(_MESSAGE.c.id)
         .limit(limit)
@@ -45,7 +45,7 @@ def pending(
         query = query.join(_MAILBOX, _MAILBOX.c.id == _MESSAGE.c.mailbox_id).where(
             _MAILBOX.c.name == mailbox
         )
-    return [(pk, decompress_raw(blob)) for pk, blob in session.execute(query)]
+    return [(pk, decode_raw(blob, codec)) for pk, blob, codec in session.execute(query)]
 
 
 def _clean(value: Any) -> Any:
@@ -130,13 +130,22 @@ def save_processed(session: Session, outcomes: Sequence[ProcessOutcome], now: da
                 }
                 for a in outcome.parsed.attachments
             ]
+        if outcome.compressed is not None:
+            row["raw_blob"], row["raw_codec"] = outcome.compressed, "zlib"
         rows.append({"_pk": outcome.pk, **_clean(row)})
     if not rows:
         return
     session.execute(
         _ATTACHMENT.delete().where(_ATTACHMENT.c.message_pk.in_([r["_pk"] for r in rows]))
     )
-    session.execute(_MESSAGE.update().where(_MESSAGE.c.id == bindparam("_pk")), rows)
+    update = _MESSAGE.update().where(_MESSAGE.c.id == bindparam("_pk"))
+    # executemany needs one set of keys: outcomes with and without new bytes go apart.
+    for same_keys in (
+        [r for r in rows if "raw_blob" in r],
+        [r for r in rows if "raw_blob" not in r],
+    ):
+        if same_keys:
+            session.execute(update, same_keys)
     if attachments:
         session.execute(_ATTACHMENT.insert(), attachments)
     session.commit()

@@ -61,7 +61,8 @@ class Message(SQLModel, table=True):
     message_id: str = Field(max_length=998)
     digest: str = Field(max_length=64)
     direction: str = Field(default="in", max_length=3)
-    raw_zlib: bytes = Field(sa_type=LargeBinary)
+    raw_blob: bytes = Field(sa_type=LargeBinary)
+    raw_codec: str = Field(default="zlib", max_length=8)
     raw_size: int
     internaldate: datetime | None = Field(default=None, sa_type=UTCDateTime)
     landed_at: datetime = Field(sa_type=UTCDateTime)

@@ -4,7 +4,7 @@ SQLite has no time-zone-aware timestamp, so times are stored as naive UTC and
 handed back aware; code above the store never sees a naive datetime.
 """
 
-__all__ = ["UTCDateTime", "compress_raw", "decompress_raw"]
+__all__ = ["RAW_CODECS", "UTCDateTime", "compress_raw", "decode_raw"]
 
 import zlib
 from datetime import UTC, datetime
@@ -33,10 +33,19 @@ class UTCDateTime(TypeDecorator[datetime]):
         return None if value is None else value.replace(tzinfo=UTC)
 
 
+# Landing stores "none" (hashing and a commit is all it may cost); processing, which
+# runs on worker processes and may lag, rewrites the bytes as "zlib".
+RAW_CODECS = ("none", "zlib")
+
+
 def compress_raw(raw: bytes) -> bytes:
-    """Compress a message for storage; ``decompress_raw`` gives back the same bytes."""
+    """The "zlib" encoding of a message; ``decode_raw`` gives back the same bytes."""
     return zlib.compress(raw, _ZLIB_LEVEL)
 
 
-def decompress_raw(blob: bytes) -> bytes:
-    return zlib.decompress(blob)
+def decode_raw(blob: bytes, codec: str) -> bytes:
+    if codec == "zlib":
+        return zlib.decompress(blob)
+    if codec == "none":
+        return blob
+    raise ValueError(f"unknown raw message codec {codec!r}")

@@ -95,7 +95,9 @@ async def test_broken_mail_is_all_kept_and_only_the_unparseable_is_quarantined(
         assert store.raw_message(pk) in corpus.values()
 
 
-async def test_reprocess_all_reparses_every_stored_message_from_its_bytes(store: Store) -> None:
+async def test_processing_compresses_what_landing_stored_plain_and_reprocess_reparses_it(
+    store: Store,
+) -> None:
     land(store, [make_message(i, seed=30) for i in range(12)])
     processor = Processor(store, lambda: NOW)
     try:
@@ -107,7 +109,12 @@ async def test_reprocess_all_reparses_every_stored_message_from_its_bytes(store:
     assert (first.processed, again.processed, everything.processed) == (12, 0, 12)
     with store.engine.connect() as connection:
         subjects = connection.execute(text("SELECT count(subject) FROM message")).scalar_one()
+        codecs = connection.execute(text("SELECT DISTINCT raw_codec FROM message")).all()
     assert subjects == 12
+    assert codecs == [("zlib",)]
+    assert [store.raw_message(pk) for pk in store.message_pks("shop")] == [
+        make_message(i, seed=30) for i in range(12)
+    ]
 
 
 def test_a_parser_crash_quarantines_only_that_message(monkeypatch: pytest.MonkeyPatch) -> None:

@@ -1,5 +1,6 @@
 """The store keeps every message unaltered and exactly once, on SQLite and PostgreSQL."""
 
+import zlib
 from collections.abc import Iterator
 from datetime import UTC, datetime
 
@@ -141,16 +142,25 @@ def test_schema_built_by_migrations_matches_the_tables_in_code(database_url: str
 def test_old_database_is_upgraded_in_place_keeping_its_messages(database_url: str) -> None:
     engine = make_engine(database_url)
     schema.upgrade(engine, target="0001")
+    old = mail(7)
     with engine.begin() as connection:
         connection.execute(
             text("INSERT INTO mailbox (name, address, created_at) VALUES ('old', '', :now)"),
             {"now": NOW.replace(tzinfo=None)},
         )
+        connection.execute(
+            text(
+                "INSERT INTO message (mailbox_id, message_id, digest, direction, raw_zlib,"
+                " raw_size, landed_at, state, degraded) VALUES (1, '<m7@shop.example>', 'd',"
+                " 'in', :blob, :size, :now, 'landed', false)"
+            ),
+            {"blob": zlib.compress(old), "size": len(old), "now": NOW.replace(tzinfo=None)},
+        )
     engine.dispose()
     store = Store.open(database_url)
     store.land("old", "INBOX", 1, [raw_message(1, mail(1))], 1, NOW)
     assert schema.current_revision(store.engine) == schema.head_revision()
-    assert store.raw_message(store.message_pks("old")[0]) == mail(1)
+    assert [store.raw_message(pk) for pk in store.message_pks("old")] == [old, mail(1)]
     store.close()
 
 

@@ -39,7 +39,7 @@ def mailbox_table(
     *,
     security: str = "none",
     folders: tuple[str, ...] = ("INBOX",),
-    fetch_batch: int = 100,
+    fetch_batch: int = 250,
 ) -> str:
     return _MAILBOX.format(
         name=name,

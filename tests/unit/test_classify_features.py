@@ -9,10 +9,17 @@ from pathlib import Path
 
 import numpy as np
 import pytest
+import scipy.sparse as sp  # type: ignore[import-untyped]  # no stubs
 
 from maild.classify.corpus import family_of, group_of, is_shippable, load_examples
 from maild.classify.features import STRUCT_NAMES, clean_text, registrable, structure, tokens
-from maild.classify.fit import choose_thresholds, ham_weights, sample_weights, source_folds
+from maild.classify.fit import (
+    choose_thresholds,
+    ham_weights,
+    sample_weights,
+    shared_columns,
+    source_folds,
+)
 from maild.classify.htmltext import html_to_text
 from maild.classify.message import Link, MessageText
 from maild.classify.mime import message_from_raw
@@ -146,6 +153,24 @@ def test_sample_weights_balance_labels_and_damp_big_sources() -> None:
     w = sample_weights(y, ["big"] * 100 + ["small"] * 4 + ["s"] * 10)
     assert w[y == 0].sum() == pytest.approx(w[y == 1].sum())
     assert w[:100].sum() / w[100:104].sum() == pytest.approx(np.sqrt(100 / 4))
+    even = sample_weights(y, ["big"] * 100 + ["small"] * 4 + ["s"] * 10, power=1.0)
+    assert even[:100].sum() == pytest.approx(even[100:104].sum())
+
+
+def test_shared_columns_drop_text_seen_in_one_corpus_only() -> None:
+    x = sp.csr_matrix(np.array([[1.0, 1.0, 0.0, 0.3], [0.0, 1.0, 0.0, 0.0], [0.0, 1.0, 1.0, 0.0]]))
+    keep = shared_columns(x, ["a", "b", "b"], min_families=2, n_text=3)
+    # column 0 only in corpus a, column 2 only in b; the structure column always stays
+    assert keep.tolist() == [False, True, False, True]
+    assert shared_columns(x, ["a", "b", "b"], min_families=1, n_text=3).all()
+
+
+def test_fast_and_chinese_tokenizer_paths_agree() -> None:
+    # A Latin-only text takes the fast path; a trailing CJK character forces the loop.
+    text = "Order 12345 shipped! See www.shop.example/x or mail a@b.co, re: order"
+    latin = tokens(MessageText(body=text))
+    mixed = [t for t in tokens(MessageText(body=text + " 货")) if "货" not in t]
+    assert sorted(latin) == sorted(mixed)
 
 
 def test_thresholds_hold_the_ham_budget() -> None:

@@ -424,7 +424,7 @@ def test_imap_defaults_match_the_documentation(tmp_path: Path) -> None:
         ("INBOX",),
         "Sent",
     )
-    assert (imap.idle, imap.poll_interval_s, imap.fetch_batch) == (True, 60.0, 100)
+    assert (imap.idle, imap.poll_interval_s, imap.fetch_batch) == (True, 60.0, 250)
     assert (settings.metrics.host, settings.metrics.port) == ("127.0.0.1", 9464)
 
 
