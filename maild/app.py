@@ -38,6 +38,17 @@ class OnceReport:
         return all(report.ok for report in self.mailboxes)
 
 
+async def _cancel_and_wait(task: "asyncio.Task[object]") -> None:
+    """Cancel a child task and wait for it, without swallowing our own cancellation."""
+    task.cancel()
+    try:
+        await task
+    except asyncio.CancelledError:
+        current = asyncio.current_task()
+        if current is not None and current.cancelling():
+            raise
+
+
 def _metrics(settings: Settings, registry: CollectorRegistry) -> Metrics:
     metrics = Metrics(registry)
     for name, mailbox in settings.mailboxes.items():
@@ -65,9 +76,7 @@ async def _sync_and_process(
         reports = sync.result()
     finally:
         if not sync.done():
-            sync.cancel()
-            with contextlib.suppress(asyncio.CancelledError):
-                await sync
+            await _cancel_and_wait(sync)
     record_metrics(metrics, reports)
     return OnceReport(reports, totals + await processor.run())
 
@@ -117,11 +126,11 @@ async def run_forever(settings: Settings, store: Store, clock: Clock) -> None:
             stopped = asyncio.create_task(stop.wait())
             await asyncio.wait({cycle, stopped}, return_when=asyncio.FIRST_COMPLETED)
             stopped.cancel()
-            if not cycle.done():
+            if cycle.done():
+                cycle.result()
+            else:
                 # What has landed is safe; the batch in flight is fetched again next start.
-                cycle.cancel()
-            with contextlib.suppress(asyncio.CancelledError):
-                await cycle
+                await _cancel_and_wait(cycle)
             with contextlib.suppress(TimeoutError):
                 async with asyncio.timeout(interval):
                     await stop.wait()

@@ -96,10 +96,6 @@ class Classifier:
             for k, row in zip(chosen, proba, strict=True)
         ]
 
-    def threshold_of(self, label: str) -> float:
-        """The probability a message needs to be labelled ``label`` instead of ham."""
-        return float(self.thresholds[self.labels.index(label)])
-
 
 def save_model(model: Classifier, path: Path, manifest: Mapping[str, Any] | None = None) -> str:
     """Write ``model`` to ``path``; return the file's digest."""
