@@ -21,6 +21,7 @@ from pathlib import Path
 from maild import __version__
 from maild.app import reprocess, run_forever, run_once
 from maild.config import Settings, load_config
+from maild.daemon import Loader
 from maild.errors import ConfigError, MaildError, StoreError
 from maild.ingest.pipeline import ALL_STATES
 from maild.logs import RedactingFilter, configure_logging
@@ -106,7 +107,7 @@ def _build_parser() -> argparse.ArgumentParser:
     return parser
 
 
-def _check_config(settings: Settings, _args: argparse.Namespace) -> int:
+def _check_config(settings: Settings, _args: argparse.Namespace, _load: Loader) -> int:
     for warning in settings.warnings():
         print(f"warning: {warning}")
     count = len(settings.mailboxes)
@@ -121,7 +122,7 @@ def _open_store(settings: Settings) -> Store:
     return store
 
 
-def _run(settings: Settings, args: argparse.Namespace) -> int:
+def _run(settings: Settings, args: argparse.Namespace, load: Loader) -> int:
     try:
         store = _open_store(settings)
     except StoreError as exc:
@@ -129,7 +130,7 @@ def _run(settings: Settings, args: argparse.Namespace) -> int:
         return EX_STARTUP
     try:
         if not args.once:
-            asyncio.run(run_forever(settings, store, _utcnow))
+            asyncio.run(run_forever(settings, store, _utcnow, load))
             return EX_OK
         report = asyncio.run(run_once(settings, store, _utcnow))
     finally:
@@ -139,7 +140,7 @@ def _run(settings: Settings, args: argparse.Namespace) -> int:
     return EX_OK if report.ok else EX_PROBLEMS
 
 
-def _reprocess(settings: Settings, args: argparse.Namespace) -> int:
+def _reprocess(settings: Settings, args: argparse.Namespace, _load: Loader) -> int:
     if args.mailbox is not None and args.mailbox not in settings.mailboxes:
         print(f"maild: no mailbox {args.mailbox!r} in {settings.source}", file=sys.stderr)
         return EX_PROBLEMS
@@ -153,7 +154,7 @@ def _reprocess(settings: Settings, args: argparse.Namespace) -> int:
     return EX_OK
 
 
-def _stats(settings: Settings, args: argparse.Namespace) -> int:
+def _stats(settings: Settings, args: argparse.Namespace, _load: Loader) -> int:
     store = _open_store(settings)
     try:
         stats = store.stats()
@@ -166,7 +167,7 @@ def _stats(settings: Settings, args: argparse.Namespace) -> int:
     return EX_OK
 
 
-_COMMANDS: dict[str, Callable[[Settings, argparse.Namespace], int]] = {
+_COMMANDS: dict[str, Callable[[Settings, argparse.Namespace, Loader], int]] = {
     "check-config": _check_config,
     "run": _run,
     "reprocess": _reprocess,
@@ -174,20 +175,29 @@ _COMMANDS: dict[str, Callable[[Settings, argparse.Namespace], int]] = {
 }
 
 
-def _load(path: Path, command: str, redactor: RedactingFilter) -> Settings | int:
-    try:
+def _loader(path: Path, redactor: RedactingFilter) -> Loader:
+    """Load the config and teach the log redactor its secrets (at start and on reload)."""
+
+    def load() -> Settings:
         settings = load_config(path)
+        for mailbox in settings.mailboxes.values():
+            for server in (mailbox.imap, mailbox.smtp):
+                for secret in server.secrets() if server is not None else ():
+                    redactor.register(secret.reveal())
+        return settings
+
+    return load
+
+
+def _load(load: Loader, command: str) -> Settings | int:
+    try:
+        return load()
     except ConfigError as exc:
         for problem in exc.problems:
             print(problem, file=sys.stderr)
         noun = "problem" if len(exc.problems) == 1 else "problems"
         print(f"maild: {len(exc.problems)} configuration {noun}", file=sys.stderr)
         return EX_PROBLEMS if command == "check-config" else EX_CONFIG
-    for mailbox in settings.mailboxes.values():
-        for server in (mailbox.imap, mailbox.smtp):
-            if server is not None and server.password is not None:
-                redactor.register(server.password.reveal())
-    return settings
 
 
 def main(argv: Sequence[str] | None = None) -> int:
@@ -195,10 +205,11 @@ def main(argv: Sequence[str] | None = None) -> int:
     redactor = configure_logging(args.log_level)
     path = config_path(args.config, os.environ)
     try:
-        loaded = _load(path, args.command, redactor)
+        load = _loader(path, redactor)
+        loaded = _load(load, args.command)
         if isinstance(loaded, int):
             return loaded
-        return _COMMANDS[args.command](loaded, args)
+        return _COMMANDS[args.command](loaded, args, load)
     except KeyboardInterrupt:
         return 130
     except MaildError as exc:

@@ -6,6 +6,7 @@ pass them around and tests can build them by hand.
 
 __all__ = [
     "AttachmentInfo",
+    "Direction",
     "FolderState",
     "LandResult",
     "ParsedMail",
@@ -16,6 +17,10 @@ __all__ = [
 from collections.abc import Mapping
 from dataclasses import dataclass, field
 from datetime import datetime
+from typing import Literal
+
+# "in": received from a customer or the marketplace; "out": the seller's own mail.
+Direction = Literal["in", "out"]
 
 
 @dataclass(frozen=True, slots=True)
@@ -111,10 +116,12 @@ class ProcessOutcome:
     """What processing made of one landed message: parsed fields, or why it is quarantined.
 
     ``compressed`` is the message's bytes in the store's "zlib" encoding, made by the
-    worker so that landing never pays for compression.
+    worker so that landing never pays for compression. ``machine_kind`` names the kind
+    of machine mail (auto-reply, bounce, ...) a parsed message is, None for a person's.
     """
 
     pk: int
     parsed: ParsedMail | None
     error: str | None = None
     compressed: bytes | None = None
+    machine_kind: str | None = None

@@ -28,6 +28,8 @@ def stats_as_dict(stats: Stats) -> dict[str, Any]:
             name: {
                 "messages": box.messages,
                 "quarantined": box.quarantined,
+                "outbound": box.outbound,
+                "machine": box.machine,
                 "folders": {
                     f.folder: {
                         "uidvalidity": f.uidvalidity,
@@ -49,7 +51,10 @@ def stats_as_text(stats: Stats) -> str:
         f"messages {stats.messages}   quarantined {stats.quarantined}   threads {stats.threads}"
     ]
     for name, box in stats.mailboxes.items():
-        lines.append(f"{name}: {box.messages} messages, {box.quarantined} quarantined")
+        lines.append(
+            f"{name}: {box.messages} messages ({box.outbound} sent, {box.machine} machine mail),"
+            f" {box.quarantined} quarantined"
+        )
         for f in box.folders:
             synced = _iso(f.last_sync) or "never"
             state = f"ERROR {f.last_error}" if f.last_error else "ok"

@@ -32,6 +32,7 @@ No I/O, no clock, no globals that change.
 from __future__ import annotations
 
 __all__ = [
+    "CJK",
     "MAX_CHARS",
     "STRUCT_NAMES",
     "clean_text",
@@ -65,7 +66,8 @@ _URL = re.compile(r"(?:https?://|www\.)[^\s<>\"'()\[\]{}]+", re.IGNORECASE)
 _EMAIL = re.compile(r"[\w.+-]+@[\w-]+(?:\.[\w-]+)+")
 _MENTION = re.compile(r"@\w+")
 _TOKEN = re.compile(r"[a-z]+|\d+|[\u3400-\u4dbf\u4e00-\u9fff\uf900-\ufaff]+|[$€£¥￥!?]")
-_CJK = re.compile(r"[\u3400-\u4dbf\u4e00-\u9fff\uf900-\ufaff]")
+#: One Chinese character (CJK ideograph).
+CJK = re.compile(r"[\u3400-\u4dbf\u4e00-\u9fff\uf900-\ufaff]")
 _CAPS_WORD = re.compile(r"\b[A-Z]{3,}\b")
 _AMOUNT = re.compile(r"[$€£¥￥]\s?\d|\d\s?(?:usd|dollars|元|万元|万)", re.IGNORECASE)
 _DOMAINISH = re.compile(r"^(?:https?://)?(?:www\.)?[\w-]+(?:\.[\w-]+)+(?:/\S*)?$", re.IGNORECASE)
@@ -168,7 +170,7 @@ def _tokenize(clean: str, low: str | None = None) -> tuple[list[str], int, int]:
     ``low`` is ``clean.lower()`` when the caller already has it.
     """
     found = _TOKEN.findall(_normalize_lower(clean.lower() if low is None else low))
-    if not _CJK.search(clean):
+    if not CJK.search(clean):
         # No Chinese: the same tokens as the loop below, built by comprehensions.
         toks = [_DIGIT_SHAPES[min(len(t), 12)] if t[0].isdigit() else t for t in found]
         words = sum([len(t) > 2 and not t[0].isdigit() for t in found])
@@ -181,7 +183,7 @@ def _tokenize(clean: str, low: str | None = None) -> tuple[list[str], int, int]:
         first = tok[0]
         if first.isdigit():
             tok = _DIGIT_SHAPES[min(len(tok), 12)]
-        elif first >= "\u3400" and _CJK.match(first):
+        elif first >= "\u3400" and CJK.match(first):
             cjk += len(tok)
             out.extend(tok)
             out.extend(tok[i : i + 2] for i in range(len(tok) - 1))

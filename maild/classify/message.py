@@ -1,9 +1,9 @@
 """Plain data shared by the classifier's parts: its input, its labels and its output.
 
-The model never sees a mail-parser object or an ``email.message.Message``: the ingest
-path and the corpus loader each map their own parse result onto :class:`MessageText`,
-so training and serving featurize exactly the same fields, and this package does not
-depend on how a message was parsed.
+The model never sees a parser's objects: a full message is read by the ingest parser's
+pieces and mapped onto :class:`MessageText` (:mod:`maild.classify.mime`), a text-only
+corpus record is mapped directly, so training and serving featurize exactly the same
+fields, and features and model do not depend on how a message was parsed.
 """
 
 from __future__ import annotations

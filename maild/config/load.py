@@ -8,7 +8,7 @@ problems are merged, located by line, and raised together as one ConfigError.
 
 from __future__ import annotations
 
-__all__ = ["load_config"]
+__all__ = ["load_config", "read_toml_file"]
 
 import ast
 import os
@@ -20,7 +20,12 @@ from typing import Final
 
 from pydantic import ValidationError
 
-from maild.config.credentials import LoginProblem, refuse_literal_password, resolve_password
+from maild.config.credentials import (
+    SECRET_SLOTS,
+    LoginProblem,
+    refuse_literal_secrets,
+    resolve_login,
+)
 from maild.config.locate import Loc, key_lines, line_of
 from maild.config.problems import explain, format_path
 from maild.config.secret import Secret
@@ -39,8 +44,7 @@ def load_config(path: Path, environ: Mapping[str, str] | None = None) -> Setting
     """
     env = os.environ if environ is None else environ
     shown = str(path)
-    text = _read(path, shown)
-    data = _parse(text, shown)
+    text, data = read_toml_file(path, shown)
     try:
         cwd = Path.cwd()
     except OSError as exc:  # the working directory was deleted under us
@@ -50,26 +54,35 @@ def load_config(path: Path, environ: Mapping[str, str] | None = None) -> Setting
     found: list[LoginProblem] = []
     secrets: list[Secret] = []
     for table, where, required in _login_tables(data):
-        found += refuse_literal_password(table, where)
-        secret, problems = resolve_password(
+        found += refuse_literal_secrets(table, where)
+        resolved, problems = resolve_login(
             table, where, required=required, environ=env, base_dir=config_dir
         )
         found += problems
-        if secret is not None:
-            table["password"] = secret
-            secrets.append(secret)
+        table.update(resolved)
+        secrets += resolved.values()
     _default_database_url(data, env, cwd)
 
     settings: Settings | None = None
     try:
         settings = Settings.model_validate(data)
     except ValidationError as exc:
-        # The password slot belongs to the resolver, which has already said why it is empty.
-        found += [explain(e) for e in exc.errors(include_url=False) if not _is_password(e["loc"])]
+        # Secret slots belong to the resolver, which has already said why one is empty.
+        found += [explain(e) for e in exc.errors(include_url=False) if not _is_secret(e["loc"])]
     if found or settings is None:
         raise ConfigError(_located(found, text, shown, secrets))
     settings._source = cwd / path
     return settings
+
+
+def read_toml_file(path: Path, shown: str) -> tuple[str, dict[str, object]]:
+    """The text and the data of a TOML file, with arrays as tuples for strict models.
+
+    Shared with the marketplace presets, so that their mistakes are reported exactly
+    like maild.toml's; ``shown`` is how the file is named in a ConfigProblem.
+    """
+    text = _read(path, shown)
+    return text, _parse(text, shown)
 
 
 def _read(path: Path, shown: str) -> str:
@@ -146,11 +159,12 @@ def _login_tables(data: dict[str, object]) -> list[tuple[dict[str, object], Loc,
     return found
 
 
-def _is_password(loc: tuple[str | int, ...]) -> bool:
+def _is_secret(loc: tuple[str | int, ...]) -> bool:
     return (
         len(loc) == 4
         and loc[0] == "mailboxes"
-        and loc[2:] in {("imap", "password"), ("smtp", "password")}
+        and loc[2] in {"imap", "smtp"}
+        and loc[3] in SECRET_SLOTS
     )
 
 

@@ -19,11 +19,12 @@ from typing import Final, Union, get_args, get_origin
 from pydantic import BaseModel
 from pydantic_core import ErrorDetails
 
+from maild.config.credentials import SECRET_SLOTS
 from maild.config.locate import Loc
 from maild.config.settings import Settings, shown
 
 _BARE_KEY: Final = re.compile(r"[A-Za-z0-9_-]+")
-_INTERNAL_KEYS: Final = frozenset({"password"})  # filled by the loader, never by the file
+_INTERNAL_KEYS: Final = frozenset(SECRET_SLOTS)  # filled by the loader, never by the file
 
 _EXPECTED: Final[Mapping[str, str]] = {
     "int_type": "an integer",

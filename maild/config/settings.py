@@ -3,8 +3,8 @@
 The models are the single description of what a config may contain: the loader
 relies on ``extra="forbid"`` to catch typos and on ``strict=True`` so that a TOML
 type mistake (``port = "993"``, ``idle = 1``) is reported instead of coerced.
-Passwords arrive here already resolved (see :mod:`maild.config.credentials`), so
-the ``password`` fields accept only a :class:`Secret`, never a string.
+Passwords and tokens arrive here already resolved (see :mod:`maild.config.credentials`),
+so their fields (in :mod:`maild.config.login`) accept only a :class:`Secret`, never a string.
 """
 
 from __future__ import annotations
@@ -15,6 +15,8 @@ __all__ = [
     "ImapSettings",
     "MailboxSettings",
     "MetricsSettings",
+    "OrderPatternSettings",
+    "PatternKind",
     "Preset",
     "Security",
     "Settings",
@@ -38,10 +40,12 @@ from pydantic import (
     model_validator,
 )
 
-from maild.config.secret import Secret
+from maild.config.login import LoginSettings
+from maild.config.order_regex import check_order_regex, compile_order_regex
 
 Security = Literal["tls", "starttls", "none"]
 Preset = Literal["generic", "walmart", "amazon", "douyin", "xiaohongshu"]
+PatternKind = Literal["order", "sub_order", "either"]  # "either": the keyword before decides
 PRESETS: Final[tuple[str, ...]] = get_args(Preset)
 
 IMAP_PORTS: Final[Mapping[str, int]] = {"tls": 993, "starttls": 143, "none": 143}
@@ -52,6 +56,8 @@ _DOMAIN_LABEL = re.compile(r"[a-z0-9](?:[a-z0-9-]{0,61}[a-z0-9])?")
 _HOST_LABEL = re.compile(r"[A-Za-z0-9_](?:[A-Za-z0-9_-]{0,61}[A-Za-z0-9_])?")
 _LOCAL_PART = re.compile(r"[A-Za-z0-9.!#$%&'*+/=?^_`{|}~-]{1,64}")
 _URL_SCHEME = re.compile(r"[A-Za-z][A-Za-z0-9+.-]*://")
+_PATTERN_NAME = re.compile(r"[a-z0-9][a-z0-9_-]{0,39}")
+_HEADER_NAME = re.compile(r"[!-9;-~]{1,76}")  # RFC 5322 field-name, within a line
 
 
 def shown(value: str, limit: int = 40) -> str:
@@ -185,6 +191,21 @@ def _database_url(value: str) -> str:
     return value
 
 
+def _pattern_name(name: str) -> str:
+    if not _PATTERN_NAME.fullmatch(name):
+        raise ValueError(
+            f"pattern name {shown(name)} is not allowed: use 1-40 lower-case letters, digits,"
+            " '-' or '_', starting with a letter or digit"
+        )
+    return name
+
+
+def _header_name(name: str) -> str:
+    if not _HEADER_NAME.fullmatch(name):
+        raise ValueError(f"{shown(name)} is not a header name (e.g. X-Order-Id, without ':')")
+    return name.lower()
+
+
 MailboxName = Annotated[str, AfterValidator(_mailbox_name)]
 DomainName = Annotated[str, AfterValidator(_domain)]
 HostName = Annotated[str, AfterValidator(_host)]
@@ -228,22 +249,18 @@ class MetricsSettings(_Model):
         return split_listen(self.listen)[1]
 
 
-class ImapSettings(_Model):
-    """How to reach and read one mailbox over IMAP."""
+class ImapSettings(LoginSettings):
+    """How to reach and read one mailbox over IMAP; the login keys come from LoginSettings."""
 
     host: HostName
     port: Port
     security: Security = "tls"
     tls_verify: bool = True
     username: Line
-    password: Secret
-    password_env: str | None = None
-    password_file: str | None = None
-    password_credential: str | None = None
     folders: Annotated[tuple[Line, ...], Field(min_length=1), AfterValidator(_unique_folders)] = (
         "INBOX",
     )
-    sent_folder: Annotated[str, AfterValidator(_optional_line)] = "Sent"
+    sent_folder: Annotated[str, AfterValidator(_optional_line)] = "auto"
     idle: bool = True
     poll_interval_s: Annotated[float, Field(gt=0, allow_inf_nan=False)] = 60.0
     fetch_batch: Annotated[int, Field(ge=1, le=1000)] = 250
@@ -254,7 +271,7 @@ class ImapSettings(_Model):
         return _with_standard_port(data, IMAP_PORTS, "tls")
 
 
-class SmtpSettings(_Model):
+class SmtpSettings(LoginSettings):
     """How to send one mailbox's replies; login is optional (e.g. a local relay)."""
 
     host: HostName
@@ -262,10 +279,6 @@ class SmtpSettings(_Model):
     security: Security = "starttls"
     tls_verify: bool = True
     username: Line | None = None
-    password: Secret | None = None
-    password_env: str | None = None
-    password_file: str | None = None
-    password_credential: str | None = None
 
     @model_validator(mode="before")
     @classmethod
@@ -273,11 +286,45 @@ class SmtpSettings(_Model):
         return _with_standard_port(data, SMTP_PORTS, "starttls")
 
 
+class OrderPatternSettings(_Model):
+    """One order-ID pattern, as a marketplace preset or a mailbox's ``order_patterns`` has it.
+
+    A bare string in ``order_patterns`` is shorthand for a table holding only ``regex``.
+    """
+
+    name: Annotated[str, AfterValidator(_pattern_name)] = "custom"
+    regex: Annotated[str, AfterValidator(check_order_regex)]
+    kind: PatternKind = "order"
+    where: tuple[Literal["subject", "body"], ...] = ("subject", "body")
+    headers: tuple[Annotated[str, AfterValidator(_header_name)], ...] = ()
+    needs_keyword: bool = False
+    strip: Annotated[str, Field(max_length=10)] = ""
+    upper: bool = True
+
+    @model_validator(mode="before")
+    @classmethod
+    def _shorthand(cls, data: object) -> object:
+        return {"regex": data} if isinstance(data, str) else data
+
+    @model_validator(mode="after")
+    def _consistent(self) -> OrderPatternSettings:
+        if not self.where and not self.headers:
+            raise ValueError("the pattern looks nowhere: give 'where' or 'headers' a value")
+        if "parent" in compile_order_regex(self.regex).groupindex and self.kind == "order":
+            raise ValueError(
+                "a 'parent' group names a sub-order's parent order, so kind must be"
+                ' "sub_order" or "either"'
+            )
+        return self
+
+
 class MailboxSettings(_Model):
     """One customer-service mailbox; its table key in [mailboxes] is its name."""
 
     address: Annotated[str, AfterValidator(_address)]
     preset: Preset = "generic"
+    # Tried after the preset's own patterns; see config/maild.example.toml.
+    order_patterns: tuple[OrderPatternSettings, ...] = ()
     allowed_domains: tuple[DomainName, ...] = ()
     imap: ImapSettings
     smtp: SmtpSettings | None = None
@@ -307,8 +354,11 @@ class Settings(_Model):
             found.append("no mailboxes are configured: maild will only export metrics")
         for name, mailbox in self.mailboxes.items():
             for kind, server in (("imap", mailbox.imap), ("smtp", mailbox.smtp)):
-                if server is not None and server.security == "none" and server.password is not None:
+                if server is None or server.security != "none":
+                    continue
+                secret = "access token" if server.auth == "xoauth2" else "password"
+                if server.auth == "xoauth2" or server.password is not None:
                     found.append(
-                        f'mailboxes.{name}.{kind}: security = "none" sends the password unencrypted'
+                        f'mailboxes.{name}.{kind}: security = "none" sends the {secret} unencrypted'
                     )
         return found

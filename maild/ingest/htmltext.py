@@ -1,9 +1,12 @@
-"""Readable plain text from an HTML-only message, in time linear in its size.
+"""Readable plain text and the links of an HTML body, in time linear in its size.
 
 Marketplace notifications (Walmart, Douyin tickets) often come as HTML only: table
 layouts with inline styles. An agent and the threading code need the words, in
 reading order, with line breaks where blocks end; not a faithful layout, so neither
 html2text nor inscriptis (an extra dependency on the ingest path) would buy anything.
+The classifier also needs each link's target next to the text a reader sees for it,
+because phishing shows one address and links to another; both come from one pass, so
+the classifier reads mail through this same scanner and not a second HTML parser.
 
 The stdlib's ``html.parser`` was the first choice and is not safe here: on Python
 3.11.7 it is super-linear on unclosed tags (measured: 30 KB of ``<a <a <a`` took
@@ -12,14 +15,22 @@ scanner moves forward with ``str.find`` only, never rescans, and treats a ``<`` 
 no ``>`` after it as text. Entities are decoded with :func:`html.unescape`.
 """
 
-__all__ = ["MAX_HTML_CHARS", "html_to_text"]
+__all__ = ["MAX_HTML_CHARS", "MAX_LINKS", "Anchor", "Html", "html_to_text", "read_html"]
 
 import re
+from dataclasses import dataclass
 from html import unescape
+from typing import NamedTuple
 
 MAX_HTML_CHARS = 1_000_000
+#: Links kept per body: far more than any real message has, few enough that a page
+#: of ten thousand anchors cannot grow the result.
+MAX_LINKS = 200
 
-_HIDDEN = frozenset({"script", "style", "head", "title", "noscript", "template", "svg"})
+# Elements whose content is never shown. Not "head": mailers often leave it unclosed,
+# and a browser ends it at the first body element anyway; what it holds that shows no
+# text (title, style, script) is hidden here on its own.
+_HIDDEN = frozenset({"script", "style", "title", "noscript", "template", "svg"})
 # Blocks end a line; paragraphs and headings also leave a blank line after them.
 _LINE = frozenset(
     {
@@ -32,20 +43,73 @@ _PARAGRAPH = frozenset({"p", "h1", "h2", "h3", "h4", "h5", "h6"})
 _CELL = frozenset({"td", "th"})
 _HIDDEN_END = {name: re.compile(rf"</\s*{name}\s*>", re.IGNORECASE) for name in _HIDDEN}
 _TAG = re.compile(r"(/?)([a-zA-Z][a-zA-Z0-9:-]{0,30})")
-_ALT = re.compile(r"""\balt\s*=\s*(?:"([^"]*)"|'([^']*)')""", re.IGNORECASE)
+
+
+def _attribute_pattern(name: str) -> re.Pattern[str]:
+    """The first ``name`` attribute of a tag, its value quoted or not (``alt=PayPal`` is
+    common in phishing). A quote left open runs to the end of the tag, so every attempt
+    that reaches a value succeeds, and one search costs one pass over the tag."""
+    value = r"""(?:"([^"]*)|'([^']*)|([^\s"'>]*))"""
+    return re.compile(rf"""[\s"'/]{name}\s*=\s*{value}""", re.IGNORECASE)
+
+
+_ALT = _attribute_pattern("alt")
+_HREF = _attribute_pattern("href")
+# What a mail client can follow without a base URL: a scheme ("https:", "mailto:",
+# "javascript:", "data:"), a scheme-relative "//host", or the "www." that mailers and
+# spammers write without one. Anything else is relative to nothing in a mail.
+_ABSOLUTE = re.compile(r"[a-z][a-z0-9+.-]*:|//|www\.", re.IGNORECASE)
+# Browsers strip these from anywhere in a URL, so "java\tscript:" is "javascript:".
+_URL_NOISE = str.maketrans("", "", "\t\n\r")
 _SPACES = re.compile(r"[ \t\r\n\f\v\u00a0\u200b]+")
 _BLANK_LINES = re.compile(r"\n{3,}")
 
 
-class _Text:
-    """Collected text. Line breaks are owed at block edges and paid before the next
-    text, so nested blocks end in one break and ``<div><br></div>`` is a blank line."""
+class Anchor(NamedTuple):
+    """One followable ``<a href>``: its target, entities decoded, and its visible text
+    with whitespace collapsed ("" for an image without alt text)."""
 
-    __slots__ = ("owed", "parts")
+    href: str
+    text: str
+
+
+@dataclass(frozen=True, slots=True)
+class Html:
+    """What one HTML body holds for a reader: text, links in document order, and
+    whether the input was cut to :data:`MAX_HTML_CHARS` first."""
+
+    text: str
+    links: tuple[Anchor, ...]
+    cut: bool
+
+
+class _Text:
+    """Collected text and links. Line breaks are owed at block edges and paid before the
+    next text, so nested blocks end in one break and ``<div><br></div>`` is a blank line.
+
+    An open link remembers where its text starts in ``parts``; anchors do not nest (a
+    new ``<a>`` ends the open one, as in browsers), so every part is joined into at
+    most one link text and collecting them stays linear.
+    """
+
+    __slots__ = ("href", "links", "owed", "parts", "start")
 
     def __init__(self) -> None:
         self.parts: list[str] = []
         self.owed = 0
+        self.links: list[Anchor] = []
+        self.href: str | None = None
+        self.start = 0
+
+    def open_link(self, href: str | None) -> None:
+        self.close_link()
+        self.href, self.start = href, len(self.parts)
+
+    def close_link(self) -> None:
+        if self.href is not None and len(self.links) < MAX_LINKS:
+            text = " ".join("".join(self.parts[self.start :]).split())
+            self.links.append(Anchor(self.href, text))
+        self.href = None
 
     def add(self, raw: str) -> None:
         text = _SPACES.sub(" ", unescape(raw) if "&" in raw else raw)
@@ -69,6 +133,13 @@ class _Text:
 
 def html_to_text(html: str) -> tuple[str, bool]:
     """The visible text of ``html``, and whether the input was cut to the cap first."""
+    page = read_html(html)
+    return page.text, page.cut
+
+
+def read_html(html: str) -> Html:
+    """The visible text of ``html`` and its followable links (relative ones are dropped:
+    a mail has no base URL to resolve them against)."""
     cut = len(html) > MAX_HTML_CHARS
     html = html[:MAX_HTML_CHARS]
     out = _Text()
@@ -91,8 +162,9 @@ def html_to_text(html: str) -> tuple[str, bool]:
             out.add(html[lt:])  # no tag can close after this point: the rest is text
             break
         pos = _tag(html, lt, next_gt, out)
+    out.close_link()
     lines = (line.strip(" ") for line in "".join(out.parts).split("\n"))
-    return _BLANK_LINES.sub("\n\n", "\n".join(lines)).strip(), cut
+    return Html(_BLANK_LINES.sub("\n\n", "\n".join(lines)).strip(), tuple(out.links), cut)
 
 
 def _tag(html: str, lt: int, gt: int, out: _Text) -> int:
@@ -112,9 +184,26 @@ def _tag(html: str, lt: int, gt: int, out: _Text) -> int:
         end = _HIDDEN_END[name].search(html, gt + 1)
         return len(html) if end is None else end.end()
     if name == "img":
-        alt = _ALT.search(html, lt, gt)
-        if alt:
-            out.add(alt.group(1) or alt.group(2) or "")
+        out.add(_attribute(_ALT, html, lt, gt) or "")
+    elif name == "a":
+        if closing:
+            out.close_link()
+        else:
+            out.open_link(_target(html, lt, gt))
     else:
         out.tag(name, closing)
     return gt + 1
+
+
+def _target(html: str, lt: int, gt: int) -> str | None:
+    """The followable target of the ``<a>`` tag ``html[lt:gt]``, or None."""
+    value = _attribute(_HREF, html, lt, gt)
+    if value is None:
+        return None
+    href = unescape(value).translate(_URL_NOISE).strip()
+    return href if _ABSOLUTE.match(href) else None
+
+
+def _attribute(pattern: re.Pattern[str], html: str, lt: int, gt: int) -> str | None:
+    found = pattern.search(html, lt, gt)
+    return None if found is None else found.group(1) or found.group(2) or found.group(3) or ""

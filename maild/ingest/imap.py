@@ -16,15 +16,17 @@ import re
 import ssl
 from collections.abc import Awaitable, Sequence
 from dataclasses import dataclass
-from typing import Any, Literal, TypeVar
+from typing import Any, Literal, NoReturn, TypeVar
 
 from aioimaplib import aioimaplib
 
 from maild.config.secret import Secret
 from maild.errors import PermanentError, TransientError
 from maild.ingest.fetch_response import FetchedMessage, parse_fetch_lines
+from maild.ingest.imap_auth import authenticate_xoauth2
 from maild.ingest.imap_protocol import LinearFetchCommand, LinearIMAP4
-from maild.ingest.mailbox_name import quote_mailbox
+from maild.ingest.mailbox_name import ListedFolder, parse_list_line, quote_mailbox
+from maild.oauth import TokenProvider
 
 log = logging.getLogger(__name__)
 
@@ -34,19 +36,29 @@ _UIDVALIDITY = re.compile(rb"\[UIDVALIDITY (\d+)\]")
 _UIDNEXT = re.compile(rb"\[UIDNEXT (\d+)\]")
 _EXISTS = re.compile(rb"^(\d+) EXISTS")
 _FETCH_ITEMS = "(UID FLAGS INTERNALDATE BODY.PEEK[])"
+# What a server pushes during IDLE when mail arrives; flag changes and expunges do not
+# bring anything to land.
+_NEW_MAIL = re.compile(rb"^\d+ (?:EXISTS|RECENT)")
 # Codes after which retrying cannot help (RFC 5530).
 _PERMANENT_CODES = (b"[AUTHENTICATIONFAILED]", b"[AUTHORIZATIONFAILED]", b"[NONEXISTENT]")
 
 
 @dataclass(frozen=True, slots=True)
 class ImapEndpoint:
+    """Where and as whom to log in: with a password, or with ``tokens`` (XOAUTH2)."""
+
     host: str
     port: int
     security: Literal["tls", "starttls", "none"]
     tls_verify: bool
     username: str
-    password: Secret
+    password: Secret | None
     timeout_s: float = 60.0
+    tokens: TokenProvider | None = None
+
+    def __post_init__(self) -> None:
+        if (self.password is None) == (self.tokens is None):
+            raise ValueError(f"{self.describe()}: give exactly one of a password and tokens")
 
     def describe(self) -> str:
         return f"imap://{self.username}@{self.host}:{self.port}"
@@ -88,6 +100,9 @@ class ImapClient:
     def __init__(self, endpoint: ImapEndpoint) -> None:
         self._endpoint = endpoint
         self._imap: LinearIMAP4 | None = None
+        # Resolved when the connection drops: aioimaplib never fails the commands then
+        # waiting, so every wait races this instead of sitting out its timeout.
+        self._lost: asyncio.Future[None] | None = None
 
     async def __aenter__(self) -> "ImapClient":
         try:
@@ -111,13 +126,19 @@ class ImapClient:
             timeout=ep.timeout_s,
             ssl_context=context if ep.security == "tls" else None,
         )
+        # Set on the protocol: IMAP4_SSL's constructor does not take the callback.
+        imap.protocol.conn_lost_cb = self._connection_lost
+        self._lost = loop.create_future()
         self._imap = imap
         await self._run("connect", imap.wait_hello_from_server())
         if ep.security == "starttls":
             await self._starttls(imap, _tls_context(ep.tls_verify))
-        response = await self._run("login", imap.login(ep.username, ep.password.reveal()))
-        if response.result != "OK":
-            self._fail("login", response, default_permanent=True)
+        if ep.tokens is not None:
+            await self._login_xoauth2(imap, ep.tokens)
+        elif ep.password is not None:
+            response = await self._run("login", imap.login(ep.username, ep.password.reveal()))
+            if response.result != "OK":
+                self._fail("login", response, default_permanent=True)
         log.info("imap connected account=%s security=%s", ep.describe(), ep.security)
 
     async def select(self, folder: str) -> SelectedFolder:
@@ -170,6 +191,96 @@ class ImapClient:
             self._fail("uid fetch", response, default_permanent=False)
         return parse_fetch_lines(response.lines)
 
+    def describe(self) -> str:
+        return self._endpoint.describe()
+
+    @property
+    def supports_idle(self) -> bool:
+        return self._imap is not None and "IDLE" in self._imap.protocol.capabilities
+
+    async def wait_for_mail(self, renew_after: float, stop: asyncio.Event) -> bool:
+        """IDLE in the selected folder until new mail, ``stop``, or ``renew_after`` seconds.
+
+        True when the server announced new mail. IDLE is ended cleanly (DONE, then
+        the server's OK) in every case, so the connection can go on or log out. A
+        dropped connection ends the wait at once with a TransientError.
+        """
+        imap = self._require()
+        lost = self._lost_future()
+        queue = imap.protocol.idle_queue
+        while not queue.empty():
+            queue.get_nowait()  # pushes left over from an earlier IDLE
+        idle = await self._run(
+            "idle", imap.idle_start(timeout=renew_after + self._endpoint.timeout_s)
+        )
+        new_mail = False
+        halted = asyncio.ensure_future(stop.wait())
+        try:
+            async with asyncio.timeout(renew_after):
+                while not new_mail and not stop.is_set():
+                    pushed = asyncio.ensure_future(imap.wait_server_push(timeout=None))
+                    try:
+                        done, _ = await asyncio.wait(
+                            {pushed, halted, lost}, return_when=asyncio.FIRST_COMPLETED
+                        )
+                    finally:
+                        if not pushed.done():
+                            pushed.cancel()
+                    if lost.done():
+                        raise TransientError(f"{self.describe()}: connection lost")
+                    if pushed not in done:
+                        break
+                    new_mail = any(
+                        _NEW_MAIL.match(line) for line in pushed.result() if isinstance(line, bytes)
+                    )
+        except TimeoutError:
+            pass
+        finally:
+            halted.cancel()
+        if imap.has_pending_idle():
+            imap.idle_done()
+        response = await self._run("idle done", idle)
+        if response.result != "OK":
+            self._fail("idle", response, default_permanent=False)
+        return new_mail
+
+    async def folder_with(self, attribute: str) -> str | None:
+        """The folder the server marks with a special-use ``attribute`` (RFC 6154), if any."""
+        imap = self._require()
+        response = await self._run("list", imap.list('""', "*"))
+        if response.result != "OK":
+            self._fail("list", response, default_permanent=False)
+        wanted = attribute.lower()
+        for line in response.lines:
+            text = line.decode("utf-8", "replace") if isinstance(line, bytes) else ""
+            listed: ListedFolder | None = parse_list_line(text)
+            if listed is not None and wanted in listed.attributes:
+                return listed.name
+        return None
+
+    def _connection_lost(self, exc: Exception | None) -> None:
+        if self._lost is not None and not self._lost.done():
+            self._lost.set_result(None)
+
+    def _lost_future(self) -> "asyncio.Future[None]":
+        if self._lost is None:
+            raise TransientError(f"{self.describe()}: not connected")
+        return self._lost
+
+    async def _unless_lost(self, what: str, operation: Awaitable[T]) -> T:
+        task = asyncio.ensure_future(operation)
+        if self._lost is None:
+            return await task
+        waiters: set[asyncio.Future[Any]] = {task, self._lost}
+        try:
+            await asyncio.wait(waiters, return_when=asyncio.FIRST_COMPLETED)
+        finally:
+            if not task.done():
+                task.cancel()
+        if task.cancelled():
+            raise TransientError(f"{self.describe()}: {what} failed: connection lost")
+        return task.result()
+
     async def logout(self) -> None:
         imap, self._imap = self._imap, None
         if imap is None:
@@ -183,6 +294,34 @@ class ImapClient:
             transport = imap.protocol.transport
             if transport is not None:
                 transport.close()
+
+    async def _login_xoauth2(self, imap: LinearIMAP4, tokens: TokenProvider) -> None:
+        """Log in with an access token; if it is refused, once more with a newer one.
+
+        A token can die before its announced expiry (revoked, or a clock ahead of
+        ours), so one refusal asks the provider for a fresh token; a second refusal,
+        or a source that has nothing newer, is for an operator to look at.
+        """
+        where = self._endpoint.describe()
+        if "AUTH=XOAUTH2" not in imap.protocol.capabilities:
+            raise PermanentError(f"{where}: the server does not offer AUTH=XOAUTH2")
+        token = await tokens.token()
+        response = await self._run(
+            "xoauth2 login", authenticate_xoauth2(imap.protocol, self._endpoint.username, token)
+        )
+        if response.result == "OK":
+            return
+        renewed = await tokens.token(rejected=token)
+        if renewed == token:
+            self._fail(
+                "xoauth2 login (no newer token to retry with)", response, default_permanent=True
+            )
+        log.info("imap xoauth2 token refused; retrying with a newer one account=%s", where)
+        response = await self._run(
+            "xoauth2 login", authenticate_xoauth2(imap.protocol, self._endpoint.username, renewed)
+        )
+        if response.result != "OK":
+            self._fail("xoauth2 login with a renewed token", response, default_permanent=True)
 
     async def _starttls(self, imap: LinearIMAP4, context: ssl.SSLContext) -> None:
         protocol = imap.protocol
@@ -210,7 +349,7 @@ class ImapClient:
         where = self._endpoint.describe()
         try:
             async with asyncio.timeout(self._endpoint.timeout_s):
-                return await operation
+                return await self._unless_lost(what, operation)
         except TimeoutError as exc:
             raise TransientError(
                 f"{where}: {what} timed out after {self._endpoint.timeout_s}s"
@@ -224,7 +363,7 @@ class ImapClient:
                 f"{where}: {what} failed: {exc or exc.__class__.__name__}"
             ) from exc
 
-    def _fail(self, what: str, response: Any, *, default_permanent: bool) -> None:
+    def _fail(self, what: str, response: Any, *, default_permanent: bool) -> NoReturn:
         text = b" ".join(line for line in response.lines if isinstance(line, bytes))
         permanent = default_permanent or any(code in text for code in _PERMANENT_CODES)
         if b"[UNAVAILABLE]" in text or b"[INUSE]" in text:

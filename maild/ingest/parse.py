@@ -25,12 +25,13 @@ from maild.domain import ParsedMail
 from maild.errors import ParseError
 from maild.ingest import fields, mime, payload, words
 from maild.ingest.addresses import read_people
+from maild.ingest.autoreply import LOOP_HEADER
 from maild.ingest.htmltext import html_to_text
 from maild.ingest.notes import Notes
 
 log = logging.getLogger(__name__)
 
-#: Header fields copied into ``ParsedMail.headers`` for later stages (auto-reply and
+#: Header fields copied into ``ParsedMail.headers`` for later stages (auto-reply, loop and
 #: list detection, marketplace relay type, bounce detection by top Content-Type).
 SELECTED_HEADERS = (
     "auto-submitted",
@@ -43,6 +44,9 @@ SELECTED_HEADERS = (
     "content-type",
     "return-path",
     "x-mailer",
+    "x-loop",
+    "x-failed-recipients",
+    LOOP_HEADER.lower(),
 )
 _TOP_FIELDS = fields.FieldSet(
     (

@@ -1,8 +1,9 @@
 """The processing stage: landed messages are parsed on a pool of worker processes.
 
 Landing never waits for this stage: a message is safe once its bytes are stored.
-Processing reads landed rows, parses them on every core (parsing is most of the
-work and holds the GIL), and writes the results back in batches. The same code
+Processing hands batches of landed messages' keys to a pool of worker processes,
+which read, parse (most of the work, and it holds the GIL) and write back the
+results themselves on every core. The same code
 re-runs over stored bytes for ``maild reprocess``, without touching the server.
 A message that cannot be parsed, or that makes the parser fail, is quarantined
 with the reason; it never stops the rest.
@@ -18,9 +19,8 @@ from collections.abc import Sequence
 from concurrent.futures import Executor, ProcessPoolExecutor
 from dataclasses import dataclass
 
-from maild.domain import ProcessOutcome
 from maild.ingest.sync import Clock
-from maild.ingest.workers import parse_batch, worker_init
+from maild.ingest.workers import BatchReport, process_batch, process_in_worker, worker_init
 from maild.metrics import Metrics
 from maild.store import Store
 
@@ -63,7 +63,7 @@ class Processor:
         self._pool: Executor | None = None
 
     def _executor(self, rows: int) -> Executor | None:
-        if self._pool is None and rows >= self._batch:
+        if self._pool is None and rows >= self._batch and self._store.shareable:
             # spawn: forking a process that runs an event loop and threads is unsafe, and a
             # forkserver outlives a killed maild with its workers.
             self._pool = ProcessPoolExecutor(
@@ -74,6 +74,13 @@ class Processor:
             )
         return self._pool
 
+    def _submit(self, pks: list[int]) -> "asyncio.Future[BatchReport]":
+        loop = asyncio.get_running_loop()
+        pool = self._executor(len(pks))
+        if pool is None:
+            return loop.run_in_executor(None, process_batch, self._store, pks, self._clock())
+        return loop.run_in_executor(pool, process_in_worker, self._store.url, pks, self._clock())
+
     def close(self) -> None:
         pool, self._pool = self._pool, None
         if pool is not None:
@@ -83,37 +90,31 @@ class Processor:
         self, *, states: Sequence[str] = LANDED, mailbox: str | None = None
     ) -> ProcessReport:
         """Process every message currently in ``states`` (optionally of one mailbox)."""
-        loop = asyncio.get_running_loop()
-        in_flight: set[asyncio.Future[list[ProcessOutcome]]] = set()
-        processed = quarantined = 0
+        in_flight: set[asyncio.Future[BatchReport]] = set()
+        total = ProcessReport()
         after = 0
         while True:
-            rows = await asyncio.to_thread(
+            pks = await asyncio.to_thread(
                 self._store.pending,
                 states=states,
                 after_pk=after,
                 limit=self._batch,
                 mailbox=mailbox,
             )
-            if rows:
-                after = rows[-1][0]
-                in_flight.add(loop.run_in_executor(self._executor(len(rows)), parse_batch, rows))
+            if pks:
+                after = pks[-1]
+                in_flight.add(self._submit(pks))
             if not in_flight:
-                break
-            if rows and len(in_flight) < 2 * self._workers:
+                return total
+            if pks and len(in_flight) < 2 * self._workers:
                 continue
             done, in_flight = await asyncio.wait(in_flight, return_when=asyncio.FIRST_COMPLETED)
             for future in done:
-                p, q = await self._save(future.result())
-                processed, quarantined = processed + p, quarantined + q
-        return ProcessReport(processed, quarantined)
+                total = total + self._account(future.result())
 
-    async def _save(self, outcomes: list[ProcessOutcome]) -> tuple[int, int]:
-        await asyncio.to_thread(self._store.save_processed, outcomes, self._clock())
-        quarantined = sum(1 for o in outcomes if o.parsed is None)
-        for outcome in outcomes:
-            if outcome.parsed is None:
-                log.warning("message quarantined pk=%d reason=%s", outcome.pk, outcome.error)
+    def _account(self, batch: BatchReport) -> ProcessReport:
+        for pk, reason in batch.quarantined:
+            log.warning("message quarantined pk=%d reason=%s", pk, reason)
         if self._metrics is not None:
-            self._metrics.processed(len(outcomes) - quarantined, quarantined)
-        return len(outcomes) - quarantined, quarantined
+            self._metrics.processed(batch.processed, len(batch.quarantined))
+        return ProcessReport(batch.processed, len(batch.quarantined))

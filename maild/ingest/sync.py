@@ -11,11 +11,11 @@ __all__ = ["FolderSyncResult", "PreparedBatch", "prepare_batch", "sync_folder"]
 import asyncio
 import logging
 from collections import deque
-from collections.abc import Callable, Sequence
+from collections.abc import Callable, Iterator, Sequence
 from dataclasses import dataclass
 from datetime import datetime
 
-from maild.domain import RawMessage
+from maild.domain import Direction, RawMessage
 from maild.ingest.fetch_response import FetchedMessage
 from maild.ingest.identity import message_key
 from maild.ingest.imap import ImapClient
@@ -77,6 +77,14 @@ async def _fetch_complete(imap: ImapClient, uids: Sequence[int]) -> list[Fetched
     return fetched
 
 
+def _batches(uids: list[int], size: int, stop: asyncio.Event | None) -> Iterator[list[int]]:
+    for start in range(0, len(uids), size):
+        if stop is not None and stop.is_set():
+            log.info("folder sync stopped before uid=%d", uids[start])
+            return
+        yield uids[start : start + size]
+
+
 async def sync_folder(
     imap: ImapClient,
     store: Store,
@@ -85,10 +93,15 @@ async def sync_folder(
     batch: int,
     clock: Clock,
     on_landed: Callable[[], None] | None = None,
+    *,
+    direction: Direction = "in",
+    stop: asyncio.Event | None = None,
 ) -> FolderSyncResult:
     """Three stages overlap: fetch batch n+2, prepare n+1, commit n, in UID order.
 
-    ``on_landed`` is called after each commit, to wake processing.
+    ``on_landed`` is called after each commit, to wake processing. When ``stop`` is
+    set, no further batch is fetched; those already fetched still land, so a shutdown
+    loses nothing and the next start goes on from there.
     """
     selected = await imap.select(folder)
     state = await asyncio.to_thread(store.folder_state, mailbox, folder)
@@ -108,6 +121,7 @@ async def sync_folder(
             prepared.messages,
             prepared.last_uid,
             clock(),
+            direction,
         )
         totals[1] += result.stored
         totals[2] += result.duplicates
@@ -126,8 +140,7 @@ async def sync_folder(
 
     in_flight: deque[asyncio.Task[None]] = deque()
     try:
-        for start in range(0, len(uids), batch):
-            chunk = uids[start : start + batch]
+        for chunk in _batches(uids, batch, stop):
             fetched = await _fetch_complete(imap, chunk)
             totals[0] += len(fetched)
             # Two batches in flight at most, so memory stays bounded for any folder size.

@@ -18,7 +18,7 @@ from sqlalchemy.exc import DBAPIError, SQLAlchemyError
 from sqlmodel import Session, col
 from sqlmodel import select as select_rows
 
-from maild.domain import FolderState, LandResult, ProcessOutcome, RawMessage
+from maild.domain import Direction, FolderState, LandResult, ProcessOutcome, RawMessage
 from maild.errors import StoreError
 from maild.store import processed, schema
 from maild.store.engine import make_engine
@@ -36,6 +36,8 @@ _MAILBOX = core_table("mailbox")
 class MailboxStats:
     messages: int
     quarantined: int
+    outbound: int
+    machine: int
     folders: tuple[FolderState, ...]
 
 
@@ -62,6 +64,26 @@ class Store:
             engine.dispose()
             raise
         return cls(engine)
+
+    @classmethod
+    def attach(cls, url: str) -> "Store":
+        """Open a database that another process of this maild has already opened.
+
+        For parse workers: the parent upgraded the schema, so they skip the migration
+        check (and its lock) and start writing at once.
+        """
+        return cls(make_engine(url))
+
+    @property
+    def url(self) -> str:
+        """The URL to :meth:`attach` to from another process (config refuses passwords in it)."""
+        return self._engine.url.render_as_string(hide_password=False)
+
+    @property
+    def shareable(self) -> bool:
+        """False for an in-memory SQLite database, which no other process can open."""
+        url = self._engine.url
+        return url.get_backend_name() != "sqlite" or url.database not in (None, "", ":memory:")
 
     @property
     def engine(self) -> Engine:
@@ -97,6 +119,7 @@ class Store:
         messages: Sequence[RawMessage],
         last_uid: int,
         now: datetime,
+        direction: Direction = "in",
     ) -> LandResult:
         """Store fetched messages and advance the folder's position in one transaction.
 
@@ -105,6 +128,7 @@ class Store:
         (same Message-ID and digest, e.g. after a UIDVALIDITY change) only gain a
         location, never a second copy. Bytes are stored uncompressed here, so a
         landing costs no more than a hash and a commit; processing compresses them.
+        ``direction`` is "out" for a Sent folder: the seller's own replies.
         """
         with self._session() as session:
             row = self._folder(session, mailbox, folder, create=True)
@@ -119,7 +143,7 @@ class Store:
                 )
                 row.uidvalidity_changes += 1
                 row.last_uid = 0
-            stored, ids = self._insert_messages(session, row.mailbox_id, messages, now)
+            stored, ids = self._insert_messages(session, row.mailbox_id, messages, now, direction)
             self._insert_locations(session, _pk(row.id), uidvalidity, messages, ids)
             row.uidvalidity = uidvalidity
             row.last_uid = max(row.last_uid, last_uid)
@@ -143,12 +167,21 @@ class Store:
         after_pk: int = 0,
         limit: int = 200,
         mailbox: str | None = None,
-    ) -> list[tuple[int, bytes]]:
-        """Messages in ``states`` after ``after_pk``, oldest first, with their raw bytes."""
+    ) -> list[int]:
+        """Keys of messages in ``states`` after ``after_pk``, oldest first.
+
+        Only keys: the bytes are read by whoever parses them (a worker process), so
+        they never pass through the process that lands mail.
+        """
         with self._session() as session:
             return processed.pending(
                 session, states=states, after_pk=after_pk, limit=limit, mailbox=mailbox
             )
+
+    def raw_messages(self, pks: Sequence[int]) -> list[tuple[int, bytes]]:
+        """(key, bytes) of each message in ``pks`` that exists, in key order."""
+        with self._session() as session:
+            return processed.raw_messages(session, pks)
 
     def save_processed(self, outcomes: Sequence[ProcessOutcome], now: datetime) -> None:
         with self._session() as session:
@@ -177,22 +210,36 @@ class Store:
     def stats(self) -> Stats:
         with self._session() as session:
             names = {m.id: m.name for m in session.exec(select_rows(Mailbox))}
-            counts: dict[str, list[int]] = {name: [0, 0] for name in names.values()}
-            for mailbox_id, state, n in session.execute(
-                select(_MESSAGE.c.mailbox_id, _MESSAGE.c.state, func.count()).group_by(
-                    _MESSAGE.c.mailbox_id, _MESSAGE.c.state
-                )
+            # messages, quarantined, outbound (the seller's), machine mail
+            counts: dict[str, list[int]] = {name: [0, 0, 0, 0] for name in names.values()}
+            machine = _MESSAGE.c.machine_kind.is_not(None)
+            for mailbox_id, state, direction, is_machine, n in session.execute(
+                select(
+                    _MESSAGE.c.mailbox_id,
+                    _MESSAGE.c.state,
+                    _MESSAGE.c.direction,
+                    machine,
+                    func.count(),
+                ).group_by(_MESSAGE.c.mailbox_id, _MESSAGE.c.state, _MESSAGE.c.direction, machine)
             ):
-                counts[names[mailbox_id]][0] += n
-                if state == "quarantined":
-                    counts[names[mailbox_id]][1] += n
+                row = counts[names[mailbox_id]]
+                row[0] += n
+                row[1] += n if state == "quarantined" else 0
+                row[2] += n if direction == "out" else 0
+                row[3] += n if is_machine else 0
             folders: dict[str, list[FolderState]] = {name: [] for name in names.values()}
             for folder in session.exec(select_rows(Folder).order_by(col(Folder.id))):
                 name = names[folder.mailbox_id]
                 folders[name].append(_folder_state(name, folder))
             threads = session.execute(select(func.count()).select_from(Thread)).scalar_one()
         mailboxes = {
-            name: MailboxStats(counts[name][0], counts[name][1], tuple(folders[name]))
+            name: MailboxStats(
+                messages=counts[name][0],
+                quarantined=counts[name][1],
+                outbound=counts[name][2],
+                machine=counts[name][3],
+                folders=tuple(folders[name]),
+            )
             for name in names.values()
         }
         return Stats(
@@ -246,6 +293,7 @@ class Store:
         mailbox_id: int,
         messages: Sequence[RawMessage],
         now: datetime,
+        direction: Direction,
     ) -> tuple[int, dict[tuple[str, str], int]]:
         keys = {(m.message_id, m.digest) for m in messages}
         ids = _existing_ids(session, mailbox_id, keys)
@@ -255,7 +303,7 @@ class Store:
             if key not in ids:
                 fresh.setdefault(key, m)
         if fresh:
-            rows = [_message_row(mailbox_id, m, now) for m in fresh.values()]
+            rows = [_message_row(mailbox_id, m, now, direction) for m in fresh.values()]
             session.execute(_MESSAGE.insert(), rows)
             ids.update(_existing_ids(session, mailbox_id, set(fresh)))
         return len(fresh), ids
@@ -321,12 +369,14 @@ def _existing_ids(
     return found
 
 
-def _message_row(mailbox_id: int, m: RawMessage, now: datetime) -> dict[str, Any]:
+def _message_row(
+    mailbox_id: int, m: RawMessage, now: datetime, direction: Direction
+) -> dict[str, Any]:
     return {
         "mailbox_id": mailbox_id,
         "message_id": m.message_id,
         "digest": m.digest,
-        "direction": "in",
+        "direction": direction,
         "raw_blob": m.raw,
         "raw_codec": "none",
         "raw_size": len(m.raw),

@@ -4,7 +4,7 @@ Written with SQLAlchemy Core in batches: processing runs at thousands of
 messages a second, and per-object ORM writes would cost a third of that.
 """
 
-__all__ = ["MAX_STORED_TEXT", "pending", "save_processed"]
+__all__ = ["MAX_STORED_TEXT", "pending", "raw_messages", "save_processed"]
 
 from collections.abc import Sequence
 from datetime import datetime
@@ -34,9 +34,9 @@ def pending(
     after_pk: int,
     limit: int,
     mailbox: str | None = None,
-) -> list[tuple[int, bytes]]:
+) -> list[int]:
     query = (
-        select(_MESSAGE.c.id, _MESSAGE.c.raw_blob, _MESSAGE.c.raw_codec)
+        select(_MESSAGE.c.id)
         .where(_MESSAGE.c.state.in_(states), _MESSAGE.c.id > after_pk)
         .order_by(_MESSAGE.c.id)
         .limit(limit)
@@ -45,6 +45,15 @@ def pending(
         query = query.join(_MAILBOX, _MAILBOX.c.id == _MESSAGE.c.mailbox_id).where(
             _MAILBOX.c.name == mailbox
         )
+    return list(session.execute(query).scalars())
+
+
+def raw_messages(session: Session, pks: Sequence[int]) -> list[tuple[int, bytes]]:
+    query = (
+        select(_MESSAGE.c.id, _MESSAGE.c.raw_blob, _MESSAGE.c.raw_codec)
+        .where(_MESSAGE.c.id.in_(pks))
+        .order_by(_MESSAGE.c.id)
+    )
     return [(pk, decode_raw(blob, codec)) for pk, blob, codec in session.execute(query)]
 
 
@@ -103,6 +112,7 @@ _EMPTY_FIELDS: dict[str, Any] = {
     "reference_ids": None,
     "headers": None,
     "body_text": None,
+    "machine_kind": None,
 }
 
 
@@ -119,7 +129,7 @@ def save_processed(session: Session, outcomes: Sequence[ProcessOutcome], now: da
                 "processed_at": now,
             }
         else:
-            row = _parsed_row(outcome.parsed, now)
+            row = {**_parsed_row(outcome.parsed, now), "machine_kind": outcome.machine_kind}
             attachments += [
                 {
                     "message_pk": outcome.pk,

@@ -81,6 +81,9 @@ class Message(SQLModel, table=True):
     reference_ids: list[str] | None = Field(default=None, sa_type=JSON)
     headers: dict[str, Any] | None = Field(default=None, sa_type=JSON)
     body_text: str | None = Field(default=None)
+    # Set by processing for auto-replies, bounces, list mail...: never a customer message
+    # or a seller reply (maild.ingest.autoreply). NULL: a person wrote it, or not processed.
+    machine_kind: str | None = Field(default=None, max_length=24)
     thread_id: int | None = Field(default=None, foreign_key="thread.id")
 
 

@@ -183,3 +183,29 @@ def test_run_once_reports_quarantined_mail_in_stats_and_reprocess_retries_it(
     assert main(["--config", str(config), "reprocess", "--mailbox", "shop"]) == 0
     assert "processed 0, quarantined 1" in capsys.readouterr().out
     assert main(["--config", str(config), "reprocess", "--mailbox", "nope"]) == 1
+
+
+async def test_machine_mail_is_stored_marked_with_its_kind_and_people_mail_is_not(
+    store: Store,
+) -> None:
+    autoreply = Path(__file__).parents[1] / "data" / "autoreply"
+    names = [
+        "exchange_online_ooo_automatic_reply.eml",
+        "postfix_bounce_dsn.eml",
+        "customer_re_automatic_reply_question.eml",
+    ]
+    land(store, [(autoreply / name).read_bytes() for name in names])
+
+    processor = Processor(store, lambda: NOW)
+    try:
+        report = await processor.run()
+    finally:
+        processor.close()
+
+    with store.engine.connect() as connection:
+        kinds = (
+            connection.execute(text("SELECT machine_kind FROM message ORDER BY id")).scalars().all()
+        )
+    assert report.processed == 3
+    assert kinds == ["out_of_office", "bounce", None]
+    assert store.stats().mailboxes["shop"].machine == 2

@@ -7,7 +7,7 @@ from pathlib import Path
 import pytest
 
 from maild.config.secret import Secret
-from maild.domain import LandResult, RawMessage
+from maild.domain import Direction, LandResult, RawMessage
 from maild.errors import StoreError
 from maild.ingest.imap import ImapClient, ImapEndpoint
 from maild.ingest.sync import sync_folder
@@ -40,11 +40,12 @@ class DiskFullOnce(Store):
         messages: Sequence[RawMessage],
         last_uid: int,
         now: datetime,
+        direction: Direction = "in",
     ) -> LandResult:
         self.calls += 1
         if self.calls == self.fail_on:
             raise StoreError("database error: disk full")
-        return super().land(mailbox, folder, uidvalidity, messages, last_uid, now)
+        return super().land(mailbox, folder, uidvalidity, messages, last_uid, now, direction)
 
 
 async def test_failed_landing_stops_the_folder_at_the_last_good_batch(

@@ -24,7 +24,7 @@ from pathlib import Path
 
 import trustme
 
-from tests.support.dovecot_conf import render_config
+from tests.support.dovecot_conf import render_config, render_oauth2_conf
 from tests.support.maildir import MaildirWriter
 from tests.support.processes import RunUser, find_process, session_members, terminate_session
 
@@ -75,8 +75,17 @@ class DovecotServer:
     reconnect to the same address, as they would after a real server restart.
     """
 
-    def __init__(self, *, startup_timeout: float = 20.0, stop_timeout: float = 20.0) -> None:
+    def __init__(
+        self,
+        *,
+        startup_timeout: float = 20.0,
+        stop_timeout: float = 20.0,
+        oauth2_introspection_url: str | None = None,
+    ) -> None:
+        """With ``oauth2_introspection_url``, XOAUTH2 logins are checked at that RFC 7662
+        endpoint (Dovecot's oauth2 passdb); passwords keep working beside them."""
         self._startup_timeout = startup_timeout
+        self._oauth2_introspection_url = oauth2_introspection_url
         self._stop_timeout = stop_timeout
         self._root: Path | None = None
         self._ports: tuple[int, int] = (0, 0)
@@ -250,6 +259,10 @@ class DovecotServer:
         leaf = ca.issue_cert("localhost", HOST)
         leaf.private_key_pem.write_to_path(str(root / "key.pem"))
         (root / "cert.pem").write_bytes(b"".join(pem.bytes() for pem in leaf.cert_chain_pems))
+        oauth2 = None
+        if self._oauth2_introspection_url is not None:
+            oauth2 = root / "dovecot-oauth2.conf.ext"
+            oauth2.write_text(render_oauth2_conf(self._oauth2_introspection_url))
         config = render_config(
             root,
             HOST,
@@ -257,6 +270,7 @@ class DovecotServer:
             self._run_user,
             DH_PARAMS,
             instance=f"maild-test-{root.name[-8:]}",
+            oauth2=oauth2,
         )
         (root / "dovecot.conf").write_text(config)
         self._run_user.chown_tree(root)

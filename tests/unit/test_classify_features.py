@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import gzip
 import json
+import time
 from pathlib import Path
 
 import numpy as np
@@ -12,7 +13,14 @@ import pytest
 import scipy.sparse as sp  # type: ignore[import-untyped]  # no stubs
 
 from maild.classify.corpus import family_of, group_of, is_shippable, load_examples
-from maild.classify.features import STRUCT_NAMES, clean_text, registrable, structure, tokens
+from maild.classify.features import (
+    STRUCT_NAMES,
+    clean_text,
+    featurize_counts,
+    registrable,
+    structure,
+    tokens,
+)
 from maild.classify.fit import (
     choose_thresholds,
     ham_weights,
@@ -20,13 +28,13 @@ from maild.classify.fit import (
     shared_columns,
     source_folds,
 )
-from maild.classify.htmltext import html_to_text
 from maild.classify.message import Link, MessageText
 from maild.classify.mime import message_from_raw
 from maild.classify.model import decide
 from maild.errors import MaildError
 
 DATA = Path(__file__).parents[1] / "data" / "classify"
+MAIL = Path(__file__).parents[1] / "data" / "mail"
 
 
 def feature(msg: MessageText, name: str) -> float:
@@ -87,14 +95,63 @@ def test_money_urgency_and_credentials_fire_in_both_languages() -> None:
     assert all(0.0 <= v <= 1.0 for v in structure(en) + structure(zh))
 
 
-def test_html_to_text_keeps_text_and_links_and_drops_scripts() -> None:
-    text, links = html_to_text(
-        "<html><head><title>t</title><script>var x=1</script></head><body>"
-        "<p>Hi &amp; welcome</p><a href='http://a.example/x'>click <b>here</b></a>"
-        "<img alt='SALE'></body></html>"
+HTML_MAIL = "From: PayPal <service@paypal.example>\nSubject: verify\nContent-Type: text/html\n\n"
+
+
+def test_html_mail_gives_text_links_and_the_anchor_mismatch() -> None:
+    msg = message_from_raw(
+        HTML_MAIL + "<html><head><title>t</title><script>var x=1</script></head><body>"
+        "<p>Hi &amp; welcome</p><a href='http://a.example/x?a=1&amp;b=2'>click <b>here</b></a>"
+        '<a href="/account">relative</a><img alt=SALE>'
+        '<a href="http://203.0.113.9/pp/">https://www.paypal.com/</a></body></html>'
     )
-    assert "Hi & welcome" in text and "var x" not in text and "SALE" in text
-    assert links == (Link(href="http://a.example/x", text="click here"),)
+    assert msg.has_html and "Hi & welcome" in msg.body and "var x" not in msg.body
+    assert "SALE" in msg.body
+    assert msg.links == (
+        Link(href="http://a.example/x?a=1&b=2", text="click here"),
+        Link(href="http://203.0.113.9/pp/", text="https://www.paypal.com/"),
+    )
+    assert feature(msg, "anchor_mismatch") == 1.0 and feature(msg, "ip_link") == 1.0
+
+
+def test_script_and_data_targets_under_a_shown_address_are_a_mismatch() -> None:
+    for target in ("javascript:go('pp')", "data:text/html;base64,PGgxPkhpPC9oMT4="):
+        msg = message_from_raw(HTML_MAIL + f'<a href="{target}">www.paypal.com</a>')
+        assert msg.links == (Link(href=target, text="www.paypal.com"),)
+        assert feature(msg, "anchor_mismatch") == 1.0
+
+
+@pytest.mark.parametrize(
+    "unit",
+    ["<a ", '<a href="', "<a href=", "<a b='c ", "<a <img alt=", "<!--<a href=x>"],
+    ids=["unclosed-tags", "open-quotes", "unclosed-hrefs", "attribute-soup", "mixed", "comment"],
+)
+def test_hostile_html_is_read_in_linear_time_by_the_classifier(unit: str) -> None:
+    """No ``>`` ever closes these tags: the old html.parser path took 0.8-6 s on 30 KB of
+    them, growing with the square of the size; 100 KB here takes milliseconds.
+
+    The bound is CPU time and some 100 times what is needed, so a loaded machine cannot
+    fail it, while a quadratic scan (a minute at this size) cannot pass.
+    """
+    raw = HTML_MAIL + unit * (100_000 // len(unit))
+    started = time.process_time()
+    msg = message_from_raw(raw)
+    featurize_counts(msg)
+    assert time.process_time() - started < 1.0
+    assert msg.has_html and msg.links == ()
+
+
+def test_eight_bit_corpus_text_is_read_as_the_text_it_already_is() -> None:
+    """A corpus record holds 8-bit parts already decoded; the stdlib path turned them
+    into literal "\\u8ba2" escapes for the model to learn."""
+    raw = (
+        "From: a@example.cn\nSubject: =?gb2312?B?tqm1pQ==?=\nMIME-Version: 1.0\n"
+        "Content-Type: text/plain; charset=gb2312\nContent-Transfer-Encoding: 8bit\n\n"
+        "请问发货了吗？单号 123\n"
+    )
+    msg = message_from_raw(raw)
+    assert (msg.subject, msg.body.strip()) == ("订单", "请问发货了吗？单号 123")
+    assert "订单" in tokens(msg) and "u8ba2" not in tokens(msg)
 
 
 def test_raw_gb2312_message_is_decoded() -> None:
@@ -107,6 +164,27 @@ def test_raw_gb2312_message_is_decoded() -> None:
     assert msg.subject == "订单"
     assert msg.body.strip() == "请问发货"
     assert msg.from_domain == "example.cn"
+
+
+def test_received_bytes_are_read_like_ingest_reads_them() -> None:
+    walmart = message_from_raw((MAIL / "en_html_only_walmart.eml").read_bytes())
+    assert walmart.body.startswith("Walmart Customer Care – Purchase Order #1847362950012")
+    assert walmart.links == (
+        Link("https://seller.walmart.example/messages/1847362950012", "View this conversation"),
+    )
+    gbk = message_from_raw((MAIL / "eight_bit_gbk_headers.eml").read_bytes())
+    assert gbk.subject == "订单 208-4444555-6666777 地址写错了，请修改"
+    assert gbk.from_domain == "buyers.example.cn"
+
+
+def test_a_bounce_is_classified_by_its_own_words_not_the_attached_original() -> None:
+    bounce = message_from_raw((MAIL / "dsn_bounce.eml").read_bytes())
+    assert "could not\r\nbe delivered" in bounce.body and "refund" not in bounce.body
+    assert bounce.attachment_types == ("message/delivery-status", "message/rfc822")
+
+
+def test_text_without_a_header_is_all_body() -> None:
+    assert message_from_raw("just a note\n\nsecond line").body == "just a note\n\nsecond line"
 
 
 def test_loader_reads_raw_and_text_records_plain_and_gzipped() -> None:

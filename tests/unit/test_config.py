@@ -72,7 +72,7 @@ def test_example_config_loads_when_its_variables_are_set() -> None:
     assert list(settings.mailboxes) == ["walmart-us", "amazon-eu"]
     walmart = settings.mailboxes["walmart-us"]
     assert walmart.preset == "walmart"
-    assert walmart.imap.password.reveal() == "example-1"
+    assert walmart.imap.password == Secret("example-1")
     assert walmart.smtp is not None
     assert walmart.smtp.password == Secret("example-1")
     assert settings.source == EXAMPLE
@@ -422,7 +422,7 @@ def test_imap_defaults_match_the_documentation(tmp_path: Path) -> None:
         "tls",
         True,
         ("INBOX",),
-        "Sent",
+        "auto",
     )
     assert (imap.idle, imap.poll_interval_s, imap.fetch_batch) == (True, 60.0, 250)
     assert (settings.metrics.host, settings.metrics.port) == ("127.0.0.1", 9464)
@@ -548,7 +548,7 @@ def test_password_file_is_relative_to_the_config_files_directory(
 
     settings = load_config(write(tmp_path / "etc", text), {})
 
-    assert settings.mailboxes["shop"].imap.password.reveal() == "pw-from-file"
+    assert settings.mailboxes["shop"].imap.password == Secret("pw-from-file")
 
 
 @pytest.mark.parametrize(
@@ -562,7 +562,7 @@ def test_password_file_loses_exactly_one_trailing_newline(
     (tmp_path / "pw").write_bytes(content)
     text = BASE.replace('password_env = "MAILD_SHOP_PASSWORD"', f'password_file = "{tmp_path}/pw"')
 
-    assert load(tmp_path, text, {}).mailboxes["shop"].imap.password.reveal() == password
+    assert load(tmp_path, text, {}).mailboxes["shop"].imap.password == Secret(password)
 
 
 @pytest.mark.parametrize(
@@ -598,7 +598,7 @@ def test_credential_is_read_from_credentials_directory(tmp_path: Path) -> None:
 
     settings = load(tmp_path, text, {"CREDENTIALS_DIRECTORY": str(tmp_path / "creds")})
 
-    assert settings.mailboxes["shop"].imap.password.reveal() == "pw-from-systemd"
+    assert settings.mailboxes["shop"].imap.password == Secret("pw-from-systemd")
 
 
 @pytest.mark.parametrize(
@@ -707,7 +707,7 @@ def test_secrets_are_absent_from_repr_str_and_dumps_of_settings(tmp_path: Path) 
     settings = load(tmp_path, text, environ)
 
     shop = settings.mailboxes["shop"]
-    assert shop.imap.password.reveal() == RECOGNISABLE
+    assert shop.imap.password == Secret(RECOGNISABLE)
     assert shop.smtp is not None
     assert shop.smtp.password is not None
     renderings = [

@@ -1,0 +1,302 @@
+"""The always-on daemon: every watched folder kept in sync, supervised and reloadable.
+
+Each folder has its own task and IMAP connection, so it can wait in IDLE and new
+mail lands within a second or two; without IDLE it polls. A task that fails
+(server down, login refused, timeout, a bug) is logged, recorded and restarted
+with backoff; it never stops another mailbox. One processing task parses what
+lands. SIGTERM or SIGINT: no further batch is fetched, batches already fetched
+land, connections log out, and ``run`` returns. SIGHUP: the config is read again;
+mailboxes added, removed or changed start, stop or restart, and a config that
+does not load is refused with its problems logged while the running one goes on.
+"""
+
+__all__ = ["IDLE_RENEW_S", "STOP_GRACE_S", "Daemon"]
+
+import asyncio
+import logging
+import random
+import signal
+from collections.abc import Callable
+from concurrent.futures.process import BrokenProcessPool
+from dataclasses import dataclass, field
+from datetime import datetime
+
+from maild.backoff import Backoff
+from maild.config import Settings
+from maild.config.settings import MailboxSettings
+from maild.errors import ConfigError, MaildError, PermanentError
+from maild.ingest.imap import ImapClient
+from maild.ingest.mailbox import (
+    SENT_AUTO,
+    FolderSpec,
+    endpoint_for,
+    record_folder,
+    resolve_folder,
+    watched_folders,
+)
+from maild.ingest.pipeline import Processor
+from maild.ingest.sync import Clock, sync_folder
+from maild.metrics import Metrics
+from maild.oauth import TokenProvider, token_provider
+from maild.store import Store
+from maild.tasks import cancel_and_wait, sleep_unless
+
+log = logging.getLogger(__name__)
+
+# RFC 2177: a server may end an IDLE after 30 minutes; renewing earlier keeps it alive.
+IDLE_RENEW_S = 25 * 60.0
+# A stopping folder task gets this long to land what it fetched; then it is cancelled.
+# Below systemd's and the issue's 10 s budget for the whole shutdown.
+STOP_GRACE_S = 7.0
+# How often a mailbox whose server marks no Sent folder is asked again (one may be made).
+SENT_RECHECK_S = 600.0
+
+DEFAULT_BACKOFF = Backoff(initial_s=1.0, factor=2.0, cap_s=300.0, jitter=0.25)
+
+Loader = Callable[[], Settings]
+
+
+@dataclass
+class _Running:
+    """One mailbox's folder tasks and the event that asks them to stop."""
+
+    settings: MailboxSettings
+    # One per mailbox for as long as its settings hold: its folder connections share the
+    # cached access token and any refresh in flight.
+    tokens: TokenProvider | None = None
+    stop: asyncio.Event = field(default_factory=asyncio.Event)
+    tasks: list["asyncio.Task[None]"] = field(default_factory=list)
+
+
+class Daemon:
+    def __init__(
+        self,
+        settings: Settings,
+        store: Store,
+        clock: Clock,
+        metrics: Metrics,
+        *,
+        load: Loader | None = None,
+        backoff: Backoff = DEFAULT_BACKOFF,
+        draw: Callable[[], float] = random.random,
+        idle_renew_s: float = IDLE_RENEW_S,
+    ) -> None:
+        self._settings = settings
+        self._store = store
+        self._clock = clock
+        self._metrics = metrics
+        self._load = load
+        self._backoff = backoff
+        self._draw = draw
+        self._idle_renew_s = idle_renew_s
+        self._processor = Processor(store, clock, metrics)
+        self._running: dict[str, _Running] = {}
+        self._landed = asyncio.Event()
+        self._stopping = asyncio.Event()
+        self._reload_lock = asyncio.Lock()
+        self._reloads: set[asyncio.Task[None]] = set()
+
+    async def run(self) -> None:
+        """Run until SIGTERM or SIGINT (or :meth:`stop`), then shut down cleanly."""
+        loop = asyncio.get_running_loop()
+        loop.add_signal_handler(signal.SIGTERM, self.stop)
+        loop.add_signal_handler(signal.SIGINT, self.stop)
+        loop.add_signal_handler(signal.SIGHUP, self.reload)
+        self._landed.set()  # whatever an earlier run left unprocessed
+        processing = asyncio.create_task(self._process_forever())
+        try:
+            for name, settings in self._settings.mailboxes.items():
+                self._start(name, settings)
+            log.info("maild running mailboxes=%d", len(self._running))
+            await self._stopping.wait()
+            log.info("maild stopping")
+        finally:
+            for sig in (signal.SIGTERM, signal.SIGINT, signal.SIGHUP):
+                loop.remove_signal_handler(sig)
+            for reload in list(self._reloads):
+                await cancel_and_wait(reload)
+            await asyncio.gather(*(self._stop_mailbox(name) for name in list(self._running)))
+            await cancel_and_wait(processing)
+            await asyncio.to_thread(self._processor.close)
+        log.info("maild stopped")
+
+    def stop(self) -> None:
+        self._stopping.set()
+
+    def reload(self) -> None:
+        """Re-read the config in the background (SIGHUP); reloads run one at a time."""
+        if self._stopping.is_set():
+            return
+        task = asyncio.get_running_loop().create_task(self._reload())
+        self._reloads.add(task)
+        task.add_done_callback(self._reloads.discard)
+
+    def _start(self, name: str, settings: MailboxSettings) -> None:
+        def obtained(at: datetime) -> None:
+            self._metrics.oauth_token_obtained(name, at.timestamp())
+
+        tokens = token_provider(name, settings.imap, self._clock, on_new_token=obtained)
+        running = _Running(settings, tokens)
+        for spec in watched_folders(settings.imap):
+            running.tasks.append(asyncio.create_task(self._supervise(name, spec, running)))
+        self._running[name] = running
+
+    async def _stop_mailbox(self, name: str) -> None:
+        running = self._running.pop(name)
+        running.stop.set()
+        _done, late = await asyncio.wait(running.tasks, timeout=STOP_GRACE_S)
+        for task in late:
+            log.warning("folder task did not stop in time mailbox=%s; cancelling", name)
+            await cancel_and_wait(task)
+
+    async def _supervise(self, name: str, spec: FolderSpec, running: _Running) -> None:
+        """Keep one folder synced; after a failure wait (backoff) and start over."""
+        failures = 0
+
+        def healthy() -> None:
+            nonlocal failures
+            failures = 0
+
+        while not running.stop.is_set():
+            try:
+                await self._watch(name, spec, running, healthy)
+                return
+            except MaildError as exc:
+                kind = "permanent" if isinstance(exc, PermanentError) else "transient"
+                log.error(
+                    "folder task failed mailbox=%s folder=%s kind=%s error=%s",
+                    name,
+                    spec.name,
+                    kind,
+                    exc,
+                )
+                self._metrics.sync_failed(name, kind)
+                await self._record_error(name, spec, str(exc))
+            except Exception:
+                log.exception("folder task crashed mailbox=%s folder=%s", name, spec.name)
+                self._metrics.sync_failed(name, "transient")
+            failures += 1
+            delay = self._backoff.delay(failures, self._draw())
+            log.info(
+                "folder task restarts mailbox=%s folder=%s in_s=%.1f failures=%d",
+                name,
+                spec.name,
+                delay,
+                failures,
+            )
+            await sleep_unless(running.stop, delay)
+
+    async def _watch(
+        self, name: str, spec: FolderSpec, running: _Running, healthy: Callable[[], None]
+    ) -> None:
+        imap_settings = running.settings.imap
+        async with ImapClient(endpoint_for(imap_settings, running.tokens)) as imap:
+            folder = await resolve_folder(imap, spec)
+            while folder is None:
+                await sleep_unless(running.stop, SENT_RECHECK_S)
+                if running.stop.is_set():
+                    return
+                folder = await resolve_folder(imap, spec)
+            while not running.stop.is_set():
+                result = await sync_folder(
+                    imap,
+                    self._store,
+                    name,
+                    folder,
+                    imap_settings.fetch_batch,
+                    self._clock,
+                    self._landed.set,
+                    direction=spec.direction,
+                    stop=running.stop,
+                )
+                record_folder(self._metrics, result)
+                self._metrics.folder_synced(name, folder, self._clock().timestamp())
+                healthy()
+                if imap_settings.idle and imap.supports_idle:
+                    await imap.wait_for_mail(self._idle_renew_s, running.stop)
+                else:
+                    await sleep_unless(running.stop, imap_settings.poll_interval_s)
+
+    async def _record_error(self, name: str, spec: FolderSpec, error: str) -> None:
+        if spec.name == SENT_AUTO:
+            return  # not a folder of the account yet: logged and counted only
+        try:
+            await asyncio.to_thread(self._store.record_error, name, spec.name, error)
+        except MaildError as exc:
+            log.error("cannot record folder error mailbox=%s error=%s", name, exc)
+
+    async def _process_forever(self) -> None:
+        failures = 0
+        while True:
+            await self._landed.wait()
+            self._landed.clear()
+            try:
+                await self._processor.run()
+                failures = 0
+                continue
+            except BrokenProcessPool:
+                log.error("a parse worker died; starting new workers")
+                await asyncio.to_thread(self._processor.close)
+            except MaildError as exc:
+                log.error("processing failed error=%s", exc)
+            except Exception:
+                log.exception("processing crashed")
+            failures += 1
+            await sleep_unless(self._stopping, self._backoff.delay(failures, self._draw()))
+            self._landed.set()
+
+    async def _reload(self) -> None:
+        async with self._reload_lock:
+            if self._load is None:
+                log.warning("reload ignored: maild was not started from a config file")
+                return
+            try:
+                new = await asyncio.to_thread(self._load)
+            except ConfigError as exc:
+                for problem in exc.problems:
+                    log.error("reload refused: %s", problem)
+                log.error(
+                    "reload refused problems=%d; the running configuration stays",
+                    len(exc.problems),
+                )
+                return
+            await self._apply(new)
+
+    async def _apply(self, new: Settings) -> None:
+        old = self._settings
+        for part in ("database", "metrics"):
+            if getattr(new, part) != getattr(old, part):
+                log.warning("reload: [%s] changed; it takes effect when maild restarts", part)
+        added = new.mailboxes.keys() - old.mailboxes.keys()
+        removed = old.mailboxes.keys() - new.mailboxes.keys()
+        changed = {
+            n
+            for n in new.mailboxes.keys() & old.mailboxes.keys()
+            if new.mailboxes[n] != old.mailboxes[n]
+        }
+        starting = {n: new.mailboxes[n] for n in new.mailboxes if n in added | changed}
+        try:
+            await asyncio.to_thread(
+                self._store.ensure_mailboxes,
+                {n: s.address for n, s in starting.items()},
+                self._clock(),
+            )
+        except MaildError as exc:
+            log.error("reload refused: %s; the running configuration stays", exc)
+            return
+        await asyncio.gather(
+            *(self._stop_mailbox(n) for n in removed | changed if n in self._running)
+        )
+        for name in removed:
+            self._metrics.mailbox_removed(name, old.mailboxes[name].imap.folders)
+        for name, settings in starting.items():
+            self._metrics.mailbox_configured(name, settings.imap.folders)
+            self._start(name, settings)
+        self._settings = new
+        log.info(
+            "config reloaded added=%d removed=%d changed=%d unchanged=%d",
+            len(added),
+            len(removed),
+            len(changed),
+            len(new.mailboxes) - len(added) - len(changed),
+        )

@@ -1,0 +1,76 @@
+"""Tell a message's own words from the earlier messages it quotes.
+
+A reply usually carries the conversation below it, and a seller's earlier reply may
+name another order ("we also refunded 111-…"); counted as the customer's own words,
+that ID would thread the new message into the wrong conversation. Two forms are
+recognised: lines marked with ``>``, wherever they are, and a reply header after
+which everything is quoted (top-posting, as Outlook, Gmail, Apple Mail, QQ Mail,
+163 and Foxmail write it, in English and Chinese). Forwarded messages count as
+quoted too: the forwarder's own text says what the message is about.
+"""
+
+from __future__ import annotations
+
+__all__ = ["Split", "split_quoted"]
+
+import re
+from dataclasses import dataclass
+from typing import Final
+
+_QUOTE_MARK: Final = re.compile(r"[ \t]{0,8}>")
+# "-----Original Message-----", "---------- Forwarded message ---------",
+# "------------------ 原始邮件 ------------------", "---- 回复的原邮件 ----", and Apple's
+# "Begin forwarded message:"; the rule lines keep a sentence that starts with the
+# words from counting.
+_BANNER: Final = re.compile(
+    r"[ \t]{0,8}(?:[-_=*][-_=* \t]{1,40}(?:original message|forwarded message"
+    r"|ursprüngliche nachricht|weitergeleitete nachricht"
+    r"|原始邮件|原始郵件|回复的原邮件|原邮件|转发邮件|转发的邮件|轉寄郵件)"
+    r"|begin forwarded message[ \t]?:)",
+    re.IGNORECASE,
+)
+_ON_WROTE: Final = re.compile(r"[ \t]{0,8}on[ \t].{0,300}?wrote[ \t]?:[ \t]*$", re.IGNORECASE)
+_ZH_WROTE: Final = re.compile(r"[ \t]{0,8}(?:在|于).{0,300}?(?:写道|寫道)[ \t]?:?[ \t]*$")
+_FROM_FIELD: Final = re.compile(
+    r"[ \t*]{0,8}(?:from|发件人|寄件者|發件人)[ \t*]{0,3}:", re.IGNORECASE
+)
+_DATE_FIELD: Final = re.compile(
+    r"[ \t*]{0,8}(?:sent|date|发送时间|发送日期|日期|時間|寄件日期)[ \t*]{0,3}:", re.IGNORECASE
+)
+_HEADER_BLOCK_LINES: Final = 4
+
+
+@dataclass(frozen=True, slots=True)
+class Split:
+    """A message text cut into the sender's own lines and the quoted ones."""
+
+    own: str
+    quoted: str
+
+
+def split_quoted(text: str) -> Split:
+    """Split ``text`` (already folded, so full-width ``＞`` and ``：`` are ASCII)."""
+    lines = text.splitlines()
+    own: list[str] = []
+    quoted: list[str] = []
+    for index, line in enumerate(lines):
+        if _starts_quote(lines, index):
+            quoted.extend(lines[index:])
+            break
+        (quoted if _QUOTE_MARK.match(line) else own).append(line)
+    return Split("\n".join(own), "\n".join(quoted))
+
+
+def _starts_quote(lines: list[str], index: int) -> bool:
+    """Whether the line at ``index`` is a reply or forward header that ends the own text."""
+    line = lines[index]
+    if _BANNER.match(line) or _ON_WROTE.match(line) or _ZH_WROTE.match(line):
+        return True
+    following = lines[index + 1 : index + 1 + _HEADER_BLOCK_LINES]
+    if (
+        following
+        and line.lstrip().lower().startswith("on ")
+        and _ON_WROTE.match(f"{line} {following[0]}")
+    ):
+        return True  # "On <date>, <name> <address>" wrapped before "wrote:"
+    return bool(_FROM_FIELD.match(line)) and any(_DATE_FIELD.match(row) for row in following)

@@ -1,0 +1,95 @@
+"""Links from the linear HTML scanner: what a reader sees next to where a click goes."""
+
+from __future__ import annotations
+
+from maild.ingest.htmltext import MAX_LINKS, Anchor, html_to_text, read_html
+
+
+def links(html: str) -> tuple[Anchor, ...]:
+    return read_html(html).links
+
+
+def test_each_target_comes_with_the_text_shown_for_it() -> None:
+    html = (
+        "<p>Dear customer</p><a href='https://shop.example/o?id=1&amp;k=2'>your <b>order</b>\n"
+        "  status</a> or <A HREF=http://198.51.100.7/pp/><img src=x alt=PayPal></A>"
+        '<a href="https://evil.example/">https://www.paypal.com/</a>'
+    )
+    page = read_html(html)
+    assert page.links == (
+        Anchor("https://shop.example/o?id=1&k=2", "your order status"),
+        Anchor("http://198.51.100.7/pp/", "PayPal"),
+        Anchor("https://evil.example/", "https://www.paypal.com/"),
+    )
+    assert page.text == "Dear customer\n\nyour order status or PayPalhttps://www.paypal.com/"
+    assert html_to_text(html) == (page.text, False)
+
+
+def test_entities_in_targets_and_texts_are_decoded() -> None:
+    assert links('<a href="http&#58;//a.example/?q=&quot;x&quot;">caf&eacute; &#x263A;</a>') == (
+        Anchor('http://a.example/?q="x"', "café ☺"),
+    )
+
+
+def test_relative_and_missing_targets_are_not_links() -> None:
+    # A mail has no base URL: these lead nowhere, and their text must not pass for a link.
+    html = (
+        '<a href="/login">a</a><a href="page.html">b</a><a href="">c</a><a href="#top">d</a>'
+        '<a name="top">e</a><a>f</a><a data-href="http://x.example/">g</a>'
+    )
+    assert links(html) == ()
+    assert read_html(html).text == "abcdefg"
+
+
+def test_every_followable_scheme_is_kept_as_written() -> None:
+    assert links(
+        "<a href=\"javascript:go('pp')\">a</a><a href='data:text/html;base64,PGgxPg=='>b</a>"
+        '<a href="mailto:help@shop.example">c</a><a href="//cdn.example/x">d</a>'
+        '<a href="www.shop.example">e</a>'
+    ) == (
+        Anchor("javascript:go('pp')", "a"),
+        Anchor("data:text/html;base64,PGgxPg==", "b"),
+        Anchor("mailto:help@shop.example", "c"),
+        Anchor("//cdn.example/x", "d"),
+        Anchor("www.shop.example", "e"),
+    )
+
+
+def test_targets_are_read_as_a_browser_reads_them() -> None:
+    # Tabs and line breaks inside a URL are dropped, so "java\tscript:" is no disguise.
+    assert links('<a href=" java&#9;script:run()\n">x</a>') == (Anchor("javascript:run()", "x"),)
+    assert links('<a href="http://a.example/\n  path">x</a>') == (
+        Anchor("http://a.example/  path", "x"),
+    )
+    # A quote left open runs to the end of the tag, as the tag itself ends at ">".
+    assert links('<a href="http://a.example/x>y</a>') == (Anchor("http://a.example/x", "y"),)
+
+
+def test_an_unclosed_anchor_ends_at_the_next_one_or_at_the_end() -> None:
+    assert links('<a href="http://a.example">one <a href="http://b.example">two') == (
+        Anchor("http://a.example", "one"),
+        Anchor("http://b.example", "two"),
+    )
+
+
+def test_hidden_content_gives_no_text_and_no_links() -> None:
+    page = read_html(
+        '<script>document.write("<a href=http://ad.example>ad</a>")</script>'
+        '<a href="http://a.example"><style>.x{}</style>shown</a><!-- <a href="http://c.example">'
+    )
+    assert page.links == (Anchor("http://a.example", "shown"),)
+
+
+def test_an_unclosed_head_hides_nothing_but_its_hidden_elements() -> None:
+    # Mailers leave <head> open; a browser still shows the body that follows.
+    page = read_html(
+        '<html><head><title>Offer</title><meta charset="utf-8">'
+        '<div>Buy <a href="http://a.example">now</a></div>'
+    )
+    assert (page.text, page.links) == ("Buy now", (Anchor("http://a.example", "now"),))
+
+
+def test_links_are_capped() -> None:
+    page = read_html('<a href="http://a.example/">x</a>' * (MAX_LINKS + 50))
+    assert len(page.links) == MAX_LINKS
+    assert page.text == "x" * (MAX_LINKS + 50)
