@@ -19,6 +19,7 @@ from maild.config import Settings
 from maild.daemon import Daemon, Loader
 from maild.ingest.mailbox import MailboxSyncReport, record_metrics, sync_all
 from maild.ingest.pipeline import Processor, ProcessReport
+from maild.ingest.rules import rules_for
 from maild.ingest.sync import Clock
 from maild.metrics import Metrics
 from maild.store import Store
@@ -71,7 +72,7 @@ async def _sync_and_process(
 
 async def run_once(settings: Settings, store: Store, clock: Clock) -> OnceReport:
     metrics = _metrics(settings, CollectorRegistry())
-    processor = Processor(store, clock, metrics)
+    processor = Processor(store, clock, metrics, rules=rules_for(settings))
     try:
         return await _sync_and_process(settings, store, processor, metrics, clock)
     finally:
@@ -79,9 +80,9 @@ async def run_once(settings: Settings, store: Store, clock: Clock) -> OnceReport
 
 
 async def reprocess(
-    store: Store, clock: Clock, *, states: Sequence[str], mailbox: str | None
+    settings: Settings, store: Store, clock: Clock, *, states: Sequence[str], mailbox: str | None
 ) -> ProcessReport:
-    processor = Processor(store, clock)
+    processor = Processor(store, clock, rules=rules_for(settings))
     try:
         return await processor.run(states=states, mailbox=mailbox)
     finally:

@@ -1,9 +1,14 @@
 """The ``maild`` command: parse arguments, load the config, map every outcome to an exit code.
 
-This is the only module that configures logging, prints for people and decides
-exit codes; everything below it raises typed errors. Exit codes: 0 ok, 1 the
-command found problems, 2 usage error, 3 run could not start, 78 (EX_CONFIG)
-the configuration is unusable, 70 an internal error (a bug: please report it).
+This is the only module that configures logging and decides exit codes;
+everything below it raises typed errors. Exit codes: 0 ok, 1 the command found
+problems, 2 usage error, 3 run could not start, 78 (EX_CONFIG) the configuration
+is unusable, 70 an internal error (a bug: please report it).
+
+Commands come in two kinds: those that work on configured mailboxes and their
+database get the loaded config (``_CONFIGURED``); those that work on files named on
+the command line (the classifier's) run without one (``_STANDALONE``), so a missing
+or broken maild.toml cannot stop them.
 """
 
 __all__ = ["main"]
@@ -18,8 +23,10 @@ from collections.abc import Callable, Mapping, Sequence
 from datetime import UTC, datetime
 from pathlib import Path
 
-from maild import __version__
+from maild import __version__, thread_commands
 from maild.app import reprocess, run_forever, run_once
+from maild.classify import commands as classify_commands
+from maild.classify.artifact import ModelError
 from maild.config import Settings, load_config
 from maild.daemon import Loader
 from maild.errors import ConfigError, MaildError, StoreError
@@ -104,6 +111,8 @@ def _build_parser() -> argparse.ArgumentParser:
         "last error, read from the database.",
     )
     stats.add_argument("--json", action="store_true", help="print JSON for programs")
+    classify_commands.add_parsers(commands)
+    thread_commands.add_parsers(commands)
     return parser
 
 
@@ -133,6 +142,9 @@ def _run(settings: Settings, args: argparse.Namespace, load: Loader) -> int:
             asyncio.run(run_forever(settings, store, _utcnow, load))
             return EX_OK
         report = asyncio.run(run_once(settings, store, _utcnow))
+    except ModelError as exc:  # a configured model that does not load is a config mistake
+        print(f"maild: cannot start: {exc}", file=sys.stderr)
+        return EX_CONFIG
     finally:
         store.close()
     print(sync_summary(report.mailboxes))
@@ -147,7 +159,9 @@ def _reprocess(settings: Settings, args: argparse.Namespace, _load: Loader) -> i
     states = ALL_STATES if args.all else ("landed", "quarantined")
     store = _open_store(settings)
     try:
-        result = asyncio.run(reprocess(store, _utcnow, states=states, mailbox=args.mailbox))
+        result = asyncio.run(
+            reprocess(settings, store, _utcnow, states=states, mailbox=args.mailbox)
+        )
     finally:
         store.close()
     print(processing_summary(result))
@@ -167,12 +181,14 @@ def _stats(settings: Settings, args: argparse.Namespace, _load: Loader) -> int:
     return EX_OK
 
 
-_COMMANDS: dict[str, Callable[[Settings, argparse.Namespace, Loader], int]] = {
+_CONFIGURED: dict[str, Callable[[Settings, argparse.Namespace, Loader], int]] = {
     "check-config": _check_config,
     "run": _run,
     "reprocess": _reprocess,
     "stats": _stats,
+    **thread_commands.HANDLERS,
 }
+_STANDALONE: dict[str, Callable[[argparse.Namespace], int]] = {**classify_commands.HANDLERS}
 
 
 def _loader(path: Path, redactor: RedactingFilter) -> Loader:
@@ -203,13 +219,14 @@ def _load(load: Loader, command: str) -> Settings | int:
 def main(argv: Sequence[str] | None = None) -> int:
     args = _build_parser().parse_args(argv)
     redactor = configure_logging(args.log_level)
-    path = config_path(args.config, os.environ)
     try:
-        load = _loader(path, redactor)
+        if args.command in _STANDALONE:
+            return _STANDALONE[args.command](args)
+        load = _loader(config_path(args.config, os.environ), redactor)
         loaded = _load(load, args.command)
         if isinstance(loaded, int):
             return loaded
-        return _COMMANDS[args.command](loaded, args, load)
+        return _CONFIGURED[args.command](loaded, args, load)
     except KeyboardInterrupt:
         return 130
     except MaildError as exc:

@@ -35,6 +35,7 @@ from maild.ingest.mailbox import (
     watched_folders,
 )
 from maild.ingest.pipeline import Processor
+from maild.ingest.rules import rules_for
 from maild.ingest.sync import Clock, sync_folder
 from maild.metrics import Metrics
 from maild.oauth import TokenProvider, token_provider
@@ -89,7 +90,7 @@ class Daemon:
         self._backoff = backoff
         self._draw = draw
         self._idle_renew_s = idle_renew_s
-        self._processor = Processor(store, clock, metrics)
+        self._processor = Processor(store, clock, metrics, rules=rules_for(settings))
         self._running: dict[str, _Running] = {}
         self._landed = asyncio.Event()
         self._stopping = asyncio.Event()
@@ -276,6 +277,7 @@ class Daemon:
         }
         starting = {n: new.mailboxes[n] for n in new.mailboxes if n in added | changed}
         try:
+            rules = await asyncio.to_thread(rules_for, new)
             await asyncio.to_thread(
                 self._store.ensure_mailboxes,
                 {n: s.address for n, s in starting.items()},
@@ -292,6 +294,7 @@ class Daemon:
         for name, settings in starting.items():
             self._metrics.mailbox_configured(name, settings.imap.folders)
             self._start(name, settings)
+        self._processor.rules = rules
         self._settings = new
         log.info(
             "config reloaded added=%d removed=%d changed=%d unchanged=%d",

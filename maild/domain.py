@@ -6,12 +6,15 @@ pass them around and tests can build them by hand.
 
 __all__ = [
     "AttachmentInfo",
+    "ConversationFacts",
     "Direction",
     "FolderState",
     "LandResult",
+    "LandedMessage",
     "ParsedMail",
     "ProcessOutcome",
     "RawMessage",
+    "Verdict",
 ]
 
 from collections.abc import Mapping
@@ -46,6 +49,16 @@ class LandResult:
     stored: int
     duplicates: int
     uidvalidity_changed: bool
+
+
+@dataclass(frozen=True, slots=True)
+class LandedMessage:
+    """A stored message as processing reads it back: its bytes and where it came from."""
+
+    pk: int
+    mailbox: str
+    direction: Direction
+    raw: bytes
 
 
 @dataclass(frozen=True, slots=True)
@@ -112,12 +125,41 @@ class ParsedMail:
 
 
 @dataclass(frozen=True, slots=True)
+class ConversationFacts:
+    """What a message says about the conversation it belongs to, for thread resolution.
+
+    ``order_ids`` include the parents of the ``sub_orders`` (pairs of sub-order ID and
+    parent, the parent None when unknown); ``from_quote`` says the IDs were only found
+    in quoted earlier messages. ``customer_*`` is the buyer: the sender of an inbound
+    message, the recipient of the seller's own.
+    """
+
+    order_ids: tuple[str, ...] = ()
+    sub_orders: tuple[tuple[str, str | None], ...] = ()
+    from_quote: bool = False
+    subject_key: str = ""
+    customer_address: str | None = None
+    customer_name: str | None = None
+
+
+@dataclass(frozen=True, slots=True)
+class Verdict:
+    """The classifier's label for a message, every label's score, and which model said so."""
+
+    label: str
+    scores: Mapping[str, float] = field(default_factory=dict, hash=False)
+    model_version: str = ""
+
+
+@dataclass(frozen=True, slots=True)
 class ProcessOutcome:
     """What processing made of one landed message: parsed fields, or why it is quarantined.
 
     ``compressed`` is the message's bytes in the store's "zlib" encoding, made by the
     worker so that landing never pays for compression. ``machine_kind`` names the kind
     of machine mail (auto-reply, bounce, ...) a parsed message is, None for a person's.
+    ``tags`` (pre-sale, after-sale, customer-care, urgent, ticket:...) and ``verdict``
+    are only set for inbound mail a person wrote.
     """
 
     pk: int
@@ -125,3 +167,6 @@ class ProcessOutcome:
     error: str | None = None
     compressed: bytes | None = None
     machine_kind: str | None = None
+    facts: ConversationFacts = ConversationFacts()
+    tags: tuple[str, ...] = ()
+    verdict: Verdict | None = None

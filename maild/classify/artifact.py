@@ -68,15 +68,26 @@ def write_artifact(
                 np.lib.format.write_array(fh, np.asanyarray(arr), allow_pickle=False)
     path = Path(path)
     tmp = path.with_name(path.name + ".tmp")
-    tmp.write_bytes(buf.getvalue())
-    tmp.replace(path)
+    try:
+        tmp.write_bytes(buf.getvalue())
+        tmp.replace(path)
+    except OSError as exc:
+        tmp.unlink(missing_ok=True)
+        raise ModelError(f"{path}: cannot write the model file: {exc.strerror or exc}") from exc
     return str(full["digest"])
 
 
 def _read_npz(path: Path) -> dict[str, npt.NDArray[Any]]:
+    """The arrays of the file; the file is opened here because ``np.load(path)`` leaves
+    it open when the zip turns out to be broken.
+    """
     try:
-        with np.load(path, allow_pickle=False) as npz:
-            return {name: npz[name] for name in npz.files}
+        with path.open("rb") as fh:
+            loaded = np.load(fh, allow_pickle=False)
+            if not isinstance(loaded, np.lib.npyio.NpzFile):
+                raise ModelError(f"{path}: not a maild model file (a single array, not a zip)")
+            with loaded as npz:
+                return {name: npz[name] for name in npz.files}
     except FileNotFoundError as exc:
         raise ModelError(f"{path}: no such model file") from exc
     except (OSError, ValueError, EOFError, zipfile.BadZipFile, KeyError) as exc:

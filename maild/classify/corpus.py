@@ -20,12 +20,12 @@ __all__ = [
 ]
 
 import gzip
+import io
 import json
 import logging
 from collections.abc import Callable, Iterable, Iterator
 from dataclasses import dataclass, replace
 from pathlib import Path
-from typing import IO
 
 from maild.classify.message import LABELS, MessageText
 from maild.classify.mime import message_from_raw
@@ -95,25 +95,42 @@ def is_shippable(source: str) -> bool:
     return not source.startswith(RESTRICTED_SOURCES)
 
 
-def _open(path: Path) -> IO[str]:
+def _open(path: Path) -> gzip.GzipFile | io.BufferedReader:
     if path.suffix == ".gz":
-        return gzip.open(path, "rt", encoding="utf-8")
-    return path.open(encoding="utf-8")
+        return gzip.open(path, "rb")
+    return path.open("rb")
 
 
 def read_records(path: Path) -> Iterator[dict[str, object]]:
     """Yield the JSON objects of one corpus file; a broken line is an error with its place."""
-    with _open(path) as fh:
-        for lineno, line in enumerate(fh, 1):
-            if not line.strip():
-                continue
-            try:
-                record = json.loads(line)
-            except json.JSONDecodeError as exc:
-                raise MaildError(f"{path}:{lineno}: not JSON: {exc.msg}") from exc
-            if not isinstance(record, dict):
-                raise MaildError(f"{path}:{lineno}: expected an object")
-            yield record
+    for _lineno, record in _numbered_records(path):
+        yield record
+
+
+def _numbered_records(path: Path) -> Iterator[tuple[int, dict[str, object]]]:
+    """Records with their line numbers, so that every later complaint can name its line.
+
+    A file that cannot be read to the end (unreadable, truncated or corrupt gzip, not
+    UTF-8) is a :class:`MaildError` naming the line reached, never a traceback.
+    """
+    lineno = 0
+    try:
+        with _open(path) as fh:
+            for lineno, line in enumerate(fh, 1):
+                if not line.strip():
+                    continue
+                try:
+                    record = json.loads(line.decode("utf-8"))
+                except UnicodeDecodeError as exc:
+                    raise MaildError(f"{path}:{lineno}: not UTF-8 text") from exc
+                except json.JSONDecodeError as exc:
+                    raise MaildError(f"{path}:{lineno}: not JSON: {exc.msg}") from exc
+                if not isinstance(record, dict):
+                    raise MaildError(f"{path}:{lineno}: expected a JSON object")
+                yield lineno, record
+    except (OSError, EOFError) as exc:
+        reason = exc.strerror if isinstance(exc, OSError) and exc.strerror else str(exc)
+        raise MaildError(f"{path}:{lineno + 1}: cannot read the file: {reason}") from exc
 
 
 def _to_example(record: dict[str, object], where: str) -> Example:
@@ -152,10 +169,10 @@ def load_examples(
         path = Path(path)
         if not path.is_file():
             raise MaildError(f"{path}: no such corpus file")
-        for n, record in enumerate(read_records(path), 1):
+        for lineno, record in _numbered_records(path):
             if not keep(str(record.get("source") or "unknown")):
                 continue
-            out.append(_to_example(record, f"{path}:{n}"))
+            out.append(_to_example(record, f"{path}:{lineno}"))
             if progress is not None and len(out) % 10_000 == 0:
                 progress(len(out))
         log.info("corpus loaded path=%s examples=%d", path, len(out))

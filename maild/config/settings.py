@@ -326,6 +326,8 @@ class MailboxSettings(_Model):
     # Tried after the preset's own patterns; see config/maild.example.toml.
     order_patterns: tuple[OrderPatternSettings, ...] = ()
     allowed_domains: tuple[DomainName, ...] = ()
+    # A model file from `maild train`; None: the shipped model, if built.
+    classifier_model: Annotated[str, AfterValidator(_line)] | None = None
     imap: ImapSettings
     smtp: SmtpSettings | None = None
 

@@ -16,6 +16,7 @@ from dataclasses import dataclass
 from maild.ingest import charsets, words
 from maild.ingest.notes import Notes
 
+_CONTROLS = re.compile(r"[\x00-\x1f\x7f]")
 _MAX_PARAMS = 64
 _MAX_SEGMENTS = 64
 _TYPE = re.compile(rb"[!#$%&'*+.^_`|~0-9a-z-]+/[!#$%&'*+.^_`|~0-9a-z-]+")
@@ -77,7 +78,9 @@ def filename(
         text = words.text_from_str(text, "filename", notes)
     else:
         text = words.header_text(param.value, "filename", notes)
-    return " ".join(text.split())[:255] or None
+    # Control characters (NUL above all) have no place in a name shown to people or
+    # stored in a database; they become spaces and collapse with the rest.
+    return " ".join(_CONTROLS.sub(" ", text).split())[:255] or None
 
 
 def _unquote(raw: bytes) -> bytes:

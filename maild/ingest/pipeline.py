@@ -15,10 +15,11 @@ import asyncio
 import logging
 import multiprocessing
 import os
-from collections.abc import Sequence
+from collections.abc import Mapping, Sequence
 from concurrent.futures import Executor, ProcessPoolExecutor
 from dataclasses import dataclass
 
+from maild.ingest.rules import MailboxRules
 from maild.ingest.sync import Clock
 from maild.ingest.workers import BatchReport, process_batch, process_in_worker, worker_init
 from maild.metrics import Metrics
@@ -54,6 +55,7 @@ class Processor:
         *,
         workers: int | None = None,
         batch: int = 100,
+        rules: Mapping[str, MailboxRules] | None = None,
     ) -> None:
         self._store = store
         self._clock = clock
@@ -61,6 +63,8 @@ class Processor:
         self._workers = workers or os.cpu_count() or 1
         self._batch = batch
         self._pool: Executor | None = None
+        # Each mailbox's preset and model; replaced when a reload changes mailboxes.
+        self.rules: Mapping[str, MailboxRules] = rules or {}
 
     def _executor(self, rows: int) -> Executor | None:
         if self._pool is None and rows >= self._batch and self._store.shareable:
@@ -78,8 +82,12 @@ class Processor:
         loop = asyncio.get_running_loop()
         pool = self._executor(len(pks))
         if pool is None:
-            return loop.run_in_executor(None, process_batch, self._store, pks, self._clock())
-        return loop.run_in_executor(pool, process_in_worker, self._store.url, pks, self._clock())
+            return loop.run_in_executor(
+                None, process_batch, self._store, pks, self._clock(), self.rules
+            )
+        return loop.run_in_executor(
+            pool, process_in_worker, self._store.url, pks, self._clock(), self.rules
+        )
 
     def close(self) -> None:
         pool, self._pool = self._pool, None

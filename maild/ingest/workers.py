@@ -10,23 +10,39 @@ writes the results itself: maild's own process only hands out message keys, so
 its time (and its GIL) stays with landing while a large folder is synced.
 """
 
-__all__ = ["BatchReport", "parse_batch", "process_batch", "process_in_worker", "worker_init"]
+__all__ = [
+    "BatchReport",
+    "parse_batch",
+    "process_batch",
+    "process_in_worker",
+    "worker_init",
+]
 
 import ctypes
 import ctypes.util
+import dataclasses
+import functools
 import os
 import signal
 import sys
-from collections.abc import Sequence
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from datetime import datetime
+from pathlib import Path
 
-from maild.domain import ProcessOutcome
+from maild.classify.mime import message_from_raw
+from maild.classify.model import Classifier, load_model
+from maild.classify.tags import tags_for
+from maild.domain import LandedMessage, ProcessOutcome, Verdict
 from maild.errors import ParseError
 from maild.ingest.autoreply import detect
 from maild.ingest.parse import parse
+from maild.ingest.rules import MailboxRules
 from maild.store import Store
 from maild.store.types import compress_raw
+from maild.threads.facts import conversation_facts
+from maild.threads.orderids import OrderRefs, SubOrder
+from maild.threads.presets import load_preset
 
 _PR_SET_PDEATHSIG = 1
 _NICENESS = 10
@@ -52,35 +68,112 @@ def worker_init(parent: int) -> None:
         os._exit(1)
 
 
-def parse_batch(rows: Sequence[tuple[int, bytes]]) -> list[ProcessOutcome]:
-    """Parse and compress a batch; one message's failure becomes its own quarantine reason."""
-    outcomes = []
-    for pk, raw in rows:
-        compressed = compress_raw(raw)
-        try:
-            parsed = parse(raw)
-            machine = detect(parsed)
-            kind = None if machine is None else machine.kind.value
-            outcomes.append(ProcessOutcome(pk, parsed, compressed=compressed, machine_kind=kind))
-        except ParseError as exc:
-            outcomes.append(ProcessOutcome(pk, None, f"unparseable: {exc}", compressed))
-        except Exception as exc:  # a parser bug must cost one message, not the mailbox
-            reason = f"parser failed: {type(exc).__name__}: {exc}"
-            outcomes.append(ProcessOutcome(pk, None, reason, compressed))
+@functools.cache
+def _generic() -> MailboxRules:
+    return MailboxRules(load_preset("generic"))
+
+
+@functools.cache
+def _classifier(path: str) -> Classifier:
+    return load_model(Path(path))
+
+
+def _process_one(message: LandedMessage, rules: MailboxRules) -> ProcessOutcome:
+    compressed = compress_raw(message.raw)
+    try:
+        parsed = parse(message.raw)
+    except ParseError as exc:
+        return ProcessOutcome(message.pk, None, f"unparseable: {exc}", compressed)
+    machine = detect(parsed)
+    facts = conversation_facts(parsed, message.direction, rules.preset)
+    tags: tuple[str, ...] = ()
+    if message.direction == "in" and machine is None:
+        refs = OrderRefs(
+            facts.order_ids, tuple(SubOrder(s, p) for s, p in facts.sub_orders), facts.from_quote
+        )
+        found = tags_for(
+            parsed.subject,
+            parsed.text,
+            parsed.headers,
+            parsed.from_addr,
+            refs,
+            rules.preset,
+            from_name=parsed.from_name,
+        )
+        tags = tuple(sorted(found))
+    return ProcessOutcome(
+        message.pk,
+        parsed,
+        compressed=compressed,
+        machine_kind=None if machine is None else machine.kind.value,
+        facts=facts,
+        tags=tags,
+    )
+
+
+def _classified(
+    outcomes: list[ProcessOutcome],
+    messages: Sequence[LandedMessage],
+    rules: Sequence[MailboxRules],
+) -> list[ProcessOutcome]:
+    """Add the classifier's verdict to inbound mail a person wrote, one model call per model.
+
+    The classifier reads the raw message itself, so what it sees here is exactly what
+    it was trained on.
+    """
+    wanted: dict[str, list[int]] = {}
+    for index, (outcome, rule) in enumerate(zip(outcomes, rules, strict=True)):
+        # Tags are set exactly for inbound mail a person wrote: what the model judges.
+        if rule.model and outcome.parsed is not None and outcome.tags:
+            wanted.setdefault(rule.model, []).append(index)
+    for model, indexes in wanted.items():
+        classifier = _classifier(model)
+        texts = [message_from_raw(messages[i].raw) for i in indexes]
+        for i, prediction in zip(indexes, classifier.predict(texts), strict=True):
+            verdict = Verdict(prediction.label, prediction.scores, prediction.model_version)
+            outcomes[i] = dataclasses.replace(outcomes[i], verdict=verdict)
     return outcomes
 
 
-def process_batch(store: Store, pks: Sequence[int], now: datetime) -> BatchReport:
-    """Read, parse and write back one batch, in whichever process or thread runs it."""
-    outcomes = parse_batch(store.raw_messages(pks))
+def parse_batch(
+    messages: Sequence[LandedMessage], rules: Mapping[str, MailboxRules]
+) -> list[ProcessOutcome]:
+    """Parse, compress, tag, classify and read the conversation facts of a batch.
+
+    One message's failure becomes its own quarantine reason. ``rules`` holds each
+    mailbox's preset and model; a mailbox no longer configured gets the generic preset.
+    """
+    outcomes = []
+    chosen = [rules.get(message.mailbox) or _generic() for message in messages]
+    for message, rule in zip(messages, chosen, strict=True):
+        try:
+            outcomes.append(_process_one(message, rule))
+        except Exception as exc:  # a bug must cost one message, not the mailbox
+            reason = f"parser failed: {type(exc).__name__}: {exc}"
+            outcomes.append(ProcessOutcome(message.pk, None, reason, compress_raw(message.raw)))
+    return _classified(outcomes, messages, chosen)
+
+
+def process_batch(
+    store: Store, pks: Sequence[int], now: datetime, rules: Mapping[str, MailboxRules]
+) -> BatchReport:
+    """Read, parse and write back one batch, then thread whatever is ready.
+
+    Runs in whichever process or thread is free; threading takes a lock in the
+    database, so conversations are resolved by one worker at a time, in landing order.
+    """
+    outcomes = parse_batch(store.raw_messages(pks), rules)
     store.save_processed(outcomes, now)
+    store.thread_pending(now)
     quarantined = tuple((o.pk, o.error or "") for o in outcomes if o.parsed is None)
     return BatchReport(len(outcomes) - len(quarantined), quarantined)
 
 
-def process_in_worker(url: str, pks: Sequence[int], now: datetime) -> BatchReport:
+def process_in_worker(
+    url: str, pks: Sequence[int], now: datetime, rules: Mapping[str, MailboxRules]
+) -> BatchReport:
     """:func:`process_batch` in a worker process, on that process's own connection."""
     store = _stores.get(url)
     if store is None:
         store = _stores[url] = Store.attach(url)
-    return process_batch(store, pks, now)
+    return process_batch(store, pks, now, rules)

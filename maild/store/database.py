@@ -18,11 +18,19 @@ from sqlalchemy.exc import DBAPIError, SQLAlchemyError
 from sqlmodel import Session, col
 from sqlmodel import select as select_rows
 
-from maild.domain import Direction, FolderState, LandResult, ProcessOutcome, RawMessage
+from maild.domain import (
+    Direction,
+    FolderState,
+    LandedMessage,
+    LandResult,
+    ProcessOutcome,
+    RawMessage,
+)
 from maild.errors import StoreError
-from maild.store import processed, schema
+from maild.store import conversations, processed, schema, thread_views
 from maild.store.engine import make_engine
 from maild.store.tables import Folder, Mailbox, Thread, core_table
+from maild.store.thread_views import ShownMessage, ThreadQuery, ThreadRow
 from maild.store.types import decode_raw
 
 log = logging.getLogger(__name__)
@@ -30,6 +38,7 @@ log = logging.getLogger(__name__)
 _MESSAGE = core_table("message")
 _LOCATION = core_table("message_location")
 _MAILBOX = core_table("mailbox")
+_THREAD = core_table("thread")
 
 
 @dataclass(frozen=True, slots=True)
@@ -178,14 +187,53 @@ class Store:
                 session, states=states, after_pk=after_pk, limit=limit, mailbox=mailbox
             )
 
-    def raw_messages(self, pks: Sequence[int]) -> list[tuple[int, bytes]]:
-        """(key, bytes) of each message in ``pks`` that exists, in key order."""
+    def raw_messages(self, pks: Sequence[int]) -> list[LandedMessage]:
+        """Each message in ``pks`` that exists, with its bytes, in key order."""
         with self._session() as session:
             return processed.raw_messages(session, pks)
 
     def save_processed(self, outcomes: Sequence[ProcessOutcome], now: datetime) -> None:
         with self._session() as session:
             processed.save_processed(session, outcomes, now)
+
+    def threads(self, query: ThreadQuery) -> list[ThreadRow]:
+        with self._session() as session:
+            return thread_views.find_threads(session, query)
+
+    def show_thread(
+        self, thread_id: int, now: datetime
+    ) -> tuple[ThreadRow, list[ShownMessage]] | None:
+        """A conversation with its messages, now read: it leaves the Unread view."""
+        with self._session() as session:
+            found = thread_views.find_threads(session, ThreadQuery(thread_id=thread_id))
+            if not found:
+                return None
+            messages = thread_views.thread_messages(session, thread_id)
+            session.execute(
+                _THREAD.update().where(_THREAD.c.id == thread_id).values(shown_at=now, unread=False)
+            )
+            session.commit()
+        return found[0], messages
+
+    def thread_pending(self, now: datetime) -> int:
+        """Put every processed, unthreaded message into its conversations; how many."""
+        total = 0
+        with self._session() as session:
+            mailboxes = list(
+                session.execute(
+                    select(_MESSAGE.c.mailbox_id)
+                    .where(_MESSAGE.c.state == "processed", _MESSAGE.c.thread_id.is_(None))
+                    .distinct()
+                ).scalars()
+            )
+        for mailbox_id in mailboxes:
+            while True:
+                with self._session() as session:
+                    done = conversations.thread_pending(session, mailbox_id, now)
+                total += done
+                if done < conversations.THREAD_BATCH:
+                    break
+        return total
 
     def raw_message(self, message_pk: int) -> bytes:
         with self._session() as session:

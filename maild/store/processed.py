@@ -13,13 +13,15 @@ from typing import Any
 from sqlalchemy import bindparam, select
 from sqlalchemy.orm import Session
 
-from maild.domain import ParsedMail, ProcessOutcome
+from maild.domain import ConversationFacts, LandedMessage, ParsedMail, ProcessOutcome, Verdict
 from maild.store.tables import core_table
 from maild.store.types import decode_raw
 
 _MESSAGE = core_table("message")
 _MAILBOX = core_table("mailbox")
 _ATTACHMENT = core_table("attachment")
+_MESSAGE_ORDER = core_table("message_order")
+_LABEL = core_table("label")
 
 # The raw message keeps everything; the text column serves search and the classifier,
 # which gain nothing from megabytes of pasted logs.
@@ -48,13 +50,23 @@ def pending(
     return list(session.execute(query).scalars())
 
 
-def raw_messages(session: Session, pks: Sequence[int]) -> list[tuple[int, bytes]]:
+def raw_messages(session: Session, pks: Sequence[int]) -> list[LandedMessage]:
     query = (
-        select(_MESSAGE.c.id, _MESSAGE.c.raw_blob, _MESSAGE.c.raw_codec)
+        select(
+            _MESSAGE.c.id,
+            _MAILBOX.c.name,
+            _MESSAGE.c.direction,
+            _MESSAGE.c.raw_blob,
+            _MESSAGE.c.raw_codec,
+        )
+        .join(_MAILBOX, _MAILBOX.c.id == _MESSAGE.c.mailbox_id)
         .where(_MESSAGE.c.id.in_(pks))
         .order_by(_MESSAGE.c.id)
     )
-    return [(pk, decode_raw(blob, codec)) for pk, blob, codec in session.execute(query)]
+    return [
+        LandedMessage(pk, mailbox, "out" if direction == "out" else "in", decode_raw(blob, codec))
+        for pk, mailbox, direction, blob, codec in session.execute(query)
+    ]
 
 
 def _clean(value: Any) -> Any:
@@ -113,40 +125,135 @@ _EMPTY_FIELDS: dict[str, Any] = {
     "headers": None,
     "body_text": None,
     "machine_kind": None,
+    "order_ids": None,
+    "sub_orders": None,
+    "subject_key": None,
+    "customer_address": None,
+    "customer_name": None,
+    "class_label": None,
+    "class_scores": None,
+    "model_version": None,
 }
+
+
+def _facts_row(facts: ConversationFacts) -> dict[str, Any]:
+    return {
+        "order_ids": list(facts.order_ids),
+        "sub_orders": [list(pair) for pair in facts.sub_orders],
+        "subject_key": facts.subject_key or None,
+        "customer_address": _clip(facts.customer_address, 320),
+        "customer_name": _clip(facts.customer_name),
+    }
+
+
+def _order_rows(pk: int, facts: ConversationFacts) -> list[dict[str, Any]]:
+    subs = [{"message_pk": pk, "order_id": p or s, "sub_order_id": s} for s, p in facts.sub_orders]
+    parents = {row["order_id"] for row in subs}
+    orders = [
+        {"message_pk": pk, "order_id": o, "sub_order_id": None}
+        for o in facts.order_ids
+        if o not in parents
+    ]
+    return orders + subs
+
+
+def _verdict_row(verdict: Verdict | None) -> dict[str, Any]:
+    if verdict is None:
+        return {"class_label": None, "class_scores": None, "model_version": None}
+    return {
+        "class_label": verdict.label,
+        "class_scores": dict(verdict.scores),
+        "model_version": verdict.model_version[:64],
+    }
+
+
+def _label_rows(outcome: ProcessOutcome, now: datetime) -> list[dict[str, Any]]:
+    """Tags as "rule" labels, and the model's non-ham label as a "model" label.
+
+    A model label hides a conversation in the Spam view, so it is only given where
+    DOMAIN.md lets a seller flag: never to a message tied to an order.
+    """
+    rows: list[dict[str, Any]] = [
+        {
+            "message_pk": outcome.pk,
+            "name": tag[:64],
+            "source": "rule",
+            "score": None,
+            "created_at": now,
+        }
+        for tag in outcome.tags
+    ]
+    verdict = outcome.verdict
+    if verdict is not None and verdict.label != "ham" and not outcome.facts.order_ids:
+        score = verdict.scores.get(verdict.label)
+        rows.append(
+            {
+                "message_pk": outcome.pk,
+                "name": verdict.label,
+                "source": "model",
+                "score": score,
+                "created_at": now,
+            }
+        )
+    return rows
+
+
+def _outcome_rows(
+    outcome: ProcessOutcome, now: datetime
+) -> tuple[dict[str, Any], list[dict[str, Any]], list[dict[str, Any]]]:
+    """The message's new columns, its attachments and the orders it names."""
+    if outcome.parsed is None:
+        row = {
+            **_EMPTY_FIELDS,
+            "state": "quarantined",
+            "quarantine_reason": (outcome.error or "unknown error")[:_MAX_HEADER],
+            "processed_at": now,
+        }
+        attachments: list[dict[str, Any]] = []
+        orders: list[dict[str, Any]] = []
+    else:
+        row = {
+            **_parsed_row(outcome.parsed, now),
+            **_facts_row(outcome.facts),
+            **_verdict_row(outcome.verdict),
+            "machine_kind": outcome.machine_kind,
+        }
+        attachments = [
+            {
+                "message_pk": outcome.pk,
+                "filename": _clean(_clip(a.filename)),
+                "content_type": a.content_type[:255],
+                "size": a.size,
+                "digest": a.sha256,
+            }
+            for a in outcome.parsed.attachments
+        ]
+        orders = _order_rows(outcome.pk, outcome.facts)
+    if outcome.compressed is not None:
+        row["raw_blob"], row["raw_codec"] = outcome.compressed, "zlib"
+    return {"_pk": outcome.pk, **_clean(row)}, attachments, _clean(orders)
 
 
 def save_processed(session: Session, outcomes: Sequence[ProcessOutcome], now: datetime) -> None:
     """Write outcomes in one transaction; reprocessing replaces what an earlier run wrote."""
     rows: list[dict[str, Any]] = []
     attachments: list[dict[str, Any]] = []
+    orders: list[dict[str, Any]] = []
+    labels: list[dict[str, Any]] = []
     for outcome in outcomes:
-        if outcome.parsed is None:
-            row = {
-                **_EMPTY_FIELDS,
-                "state": "quarantined",
-                "quarantine_reason": (outcome.error or "unknown error")[:_MAX_HEADER],
-                "processed_at": now,
-            }
-        else:
-            row = {**_parsed_row(outcome.parsed, now), "machine_kind": outcome.machine_kind}
-            attachments += [
-                {
-                    "message_pk": outcome.pk,
-                    "filename": _clean(_clip(a.filename)),
-                    "content_type": a.content_type[:255],
-                    "size": a.size,
-                    "digest": a.sha256,
-                }
-                for a in outcome.parsed.attachments
-            ]
-        if outcome.compressed is not None:
-            row["raw_blob"], row["raw_codec"] = outcome.compressed, "zlib"
-        rows.append({"_pk": outcome.pk, **_clean(row)})
+        row, more_attachments, more_orders = _outcome_rows(outcome, now)
+        rows.append(row)
+        attachments += more_attachments
+        orders += more_orders
+        labels += _label_rows(outcome, now)
     if not rows:
         return
+    pks = [r["_pk"] for r in rows]
+    session.execute(_ATTACHMENT.delete().where(_ATTACHMENT.c.message_pk.in_(pks)))
+    session.execute(_MESSAGE_ORDER.delete().where(_MESSAGE_ORDER.c.message_pk.in_(pks)))
+    # Labels processing gave are replaced; a person's flags and feedback stay.
     session.execute(
-        _ATTACHMENT.delete().where(_ATTACHMENT.c.message_pk.in_([r["_pk"] for r in rows]))
+        _LABEL.delete().where(_LABEL.c.message_pk.in_(pks), _LABEL.c.source.in_(("rule", "model")))
     )
     update = _MESSAGE.update().where(_MESSAGE.c.id == bindparam("_pk"))
     # executemany needs one set of keys: outcomes with and without new bytes go apart.
@@ -158,4 +265,8 @@ def save_processed(session: Session, outcomes: Sequence[ProcessOutcome], now: da
             session.execute(update, same_keys)
     if attachments:
         session.execute(_ATTACHMENT.insert(), attachments)
+    if orders:
+        session.execute(_MESSAGE_ORDER.insert(), orders)
+    if labels:
+        session.execute(_LABEL.insert(), labels)
     session.commit()

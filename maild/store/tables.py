@@ -13,8 +13,11 @@ __all__ = [
     "Mailbox",
     "Message",
     "MessageLocation",
+    "MessageOrder",
+    "MessageThread",
     "OutboxItem",
     "Thread",
+    "ThreadOrder",
     "core_table",
 ]
 
@@ -84,6 +87,19 @@ class Message(SQLModel, table=True):
     # Set by processing for auto-replies, bounces, list mail...: never a customer message
     # or a seller reply (maild.ingest.autoreply). NULL: a person wrote it, or not processed.
     machine_kind: str | None = Field(default=None, max_length=24)
+    # What threading reads, written by processing (maild.threads): order and sub-order
+    # IDs ([[id, parent], ...]), the subject as compared, and the customer.
+    order_ids: list[str] | None = Field(default=None, sa_type=JSON)
+    sub_orders: list[list[str | None]] | None = Field(default=None, sa_type=JSON)
+    subject_key: str | None = Field(default=None, max_length=255)
+    customer_address: str | None = Field(default=None, max_length=320)
+    customer_name: str | None = Field(default=None)
+    # The classifier's verdict on an inbound message written by a person: its label
+    # (ham when no score reached its threshold), every label's score, and the model.
+    class_label: str | None = Field(default=None, max_length=24)
+    class_scores: dict[str, float] | None = Field(default=None, sa_type=JSON)
+    model_version: str | None = Field(default=None, max_length=64)
+    # The message's first conversation; NULL on a processed message: not threaded yet.
     thread_id: int | None = Field(default=None, foreign_key="thread.id")
 
 
@@ -111,19 +127,70 @@ class Attachment(SQLModel, table=True):
 
 
 class Thread(SQLModel, table=True):
-    """A conversation: all messages about one order (or one exchange without an order)."""
+    """A conversation: all messages about one order (or one exchange without an order).
 
-    __table_args__ = (UniqueConstraint("mailbox_id", "key"),)
+    The counts and times are a summary of its messages, recomputed whenever a message
+    joins, so views sort and filter without reading every message.
+    """
+
+    __table_args__ = (
+        UniqueConstraint("mailbox_id", "key"),
+        Index("ix_thread_customer_subject", "mailbox_id", "customer_address", "subject_key"),
+        Index("ix_thread_last_message_at", "last_message_at"),
+    )
 
     id: int | None = Field(default=None, primary_key=True)
     mailbox_id: int = Field(foreign_key="mailbox.id")
     key: str = Field(max_length=255)
     subject: str | None = Field(default=None)
+    subject_key: str | None = Field(default=None, max_length=255)
     customer_name: str | None = Field(default=None)
     customer_address: str | None = Field(default=None, max_length=320)
     unread: bool = Field(default=True)
+    messages: int = Field(default=0)
+    last_message_at: datetime | None = Field(default=None, sa_type=UTCDateTime)
+    last_inbound_at: datetime | None = Field(default=None, sa_type=UTCDateTime)
+    last_outbound_at: datetime | None = Field(default=None, sa_type=UTCDateTime)
+    # When the oldest customer message still waiting for a reply arrived; NULL: none waits.
+    awaiting_since: datetime | None = Field(default=None, sa_type=UTCDateTime)
+    # When an agent last looked at it (maild show): unread means a customer wrote since.
+    shown_at: datetime | None = Field(default=None, sa_type=UTCDateTime)
+    sub_orders: int = Field(default=0)
+    after_sale_sub_orders: int = Field(default=0)
     created_at: datetime = Field(sa_type=UTCDateTime)
     updated_at: datetime = Field(sa_type=UTCDateTime)
+
+
+class ThreadOrder(SQLModel, table=True):
+    """An order's one conversation in a mailbox; a conversation may hold several orders."""
+
+    __tablename__ = "thread_order"
+    __table_args__ = (UniqueConstraint("mailbox_id", "order_id"),)
+
+    id: int | None = Field(default=None, primary_key=True)
+    mailbox_id: int = Field(foreign_key="mailbox.id")
+    order_id: str = Field(max_length=64, index=True)
+    thread_id: int = Field(foreign_key="thread.id", index=True)
+
+
+class MessageThread(SQLModel, table=True):
+    """A message in a conversation; a message naming two orders is in both of theirs."""
+
+    __tablename__ = "message_thread"
+
+    message_pk: int = Field(foreign_key="message.id", primary_key=True)
+    thread_id: int = Field(foreign_key="thread.id", primary_key=True, index=True)
+
+
+class MessageOrder(SQLModel, table=True):
+    """An order (and sub-order) a message names, for search and sub-order counts."""
+
+    __tablename__ = "message_order"
+
+    id: int | None = Field(default=None, primary_key=True)
+    message_pk: int = Field(foreign_key="message.id", index=True)
+    order_id: str = Field(max_length=64, index=True)
+    sub_order_id: str | None = Field(default=None, max_length=64, index=True)
 
 
 class Label(SQLModel, table=True):

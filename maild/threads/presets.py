@@ -18,6 +18,7 @@ __all__ = [
     "SubOrderParent",
     "load_preset",
     "load_preset_file",
+    "mailbox_presets",
     "preset_directory",
     "preset_names",
 ]
@@ -25,7 +26,7 @@ __all__ = [
 import dataclasses
 import re
 import types
-from collections.abc import Iterable
+from collections.abc import Iterable, Mapping
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Annotated, Final, Literal, Union, get_args, get_origin
@@ -40,11 +41,12 @@ from pydantic import (
     model_validator,
 )
 
+from maild.classify.tagrules import TagRules
 from maild.config.load import read_toml_file
 from maild.config.locate import Loc, key_lines, line_of
 from maild.config.order_regex import compile_order_regex
 from maild.config.problems import explain, format_path
-from maild.config.settings import DomainName, OrderPatternSettings, PatternKind
+from maild.config.settings import DomainName, MailboxSettings, OrderPatternSettings, PatternKind
 from maild.errors import ConfigError, ConfigProblem
 from maild.threads.keywords import KeywordIndex, Role
 
@@ -121,6 +123,7 @@ class Preset:
     keyword_window: int = 40
     sub_order_parent: SubOrderParent = "none"
     customer: CustomerHints = CustomerHints()
+    tags: TagRules = dataclasses.field(default_factory=TagRules)
 
     def with_patterns(self, extra: Iterable[OrderPatternSettings]) -> Preset:
         """This preset plus a mailbox's own ``order_patterns``, tried after the preset's."""
@@ -168,6 +171,7 @@ class _PresetFile(_Strict):
     keywords: _KeywordsFile = _KeywordsFile()
     patterns: tuple[OrderPatternSettings, ...]
     customer: _CustomerFile = _CustomerFile()
+    tags: TagRules = TagRules()
 
     @field_validator("patterns")
     @classmethod
@@ -194,6 +198,14 @@ def preset_directory() -> Path:
 def preset_names() -> tuple[str, ...]:
     """The names of the shipped presets, sorted."""
     return tuple(sorted(path.stem for path in preset_directory().glob("*.toml")))
+
+
+def mailbox_presets(mailboxes: Mapping[str, MailboxSettings]) -> dict[str, Preset]:
+    """Each mailbox's preset with its own ``order_patterns``, loaded once for a run."""
+    return {
+        name: load_preset(mailbox.preset, mailbox.order_patterns)
+        for name, mailbox in mailboxes.items()
+    }
 
 
 def load_preset(name: str, extra: Iterable[OrderPatternSettings] = ()) -> Preset:
@@ -239,6 +251,7 @@ def load_preset_file(path: Path) -> Preset:
             display_suffixes=customer.display_suffixes,
             generic_names=customer.generic_names,
         ),
+        tags=parsed.tags,
     )
 
 

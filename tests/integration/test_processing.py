@@ -12,13 +12,15 @@ from prometheus_client import CollectorRegistry
 from sqlalchemy import text
 
 from maild.cli import main
-from maild.domain import ParsedMail, RawMessage
+from maild.domain import LandedMessage, ParsedMail, RawMessage
 from maild.ingest.identity import message_key
 from maild.ingest.parse import parse
 from maild.ingest.pipeline import ALL_STATES, Processor
+from maild.ingest.rules import MailboxRules
 from maild.ingest.workers import parse_batch
 from maild.metrics import Metrics
 from maild.store import Store
+from maild.threads.presets import load_preset
 from tests.support.config_files import mailbox_table, password_variable, write_config
 from tests.support.dovecot import ImapAccount
 from tests.support.mailgen import make_message
@@ -124,11 +126,18 @@ def test_a_parser_crash_quarantines_only_that_message(monkeypatch: pytest.Monkey
         return parse(raw)
 
     monkeypatch.setattr("maild.ingest.workers.parse", explode)
-    outcomes = parse_batch([(1, b"Subject: boom\r\n\r\nx"), (2, b"Subject: fine\r\n\r\ny")])
+    outcomes = parse_batch(
+        [
+            LandedMessage(1, "shop", "in", b"Subject: boom\r\n\r\nx"),
+            LandedMessage(2, "shop", "in", b"Subject: fine\r\n\r\ny"),
+        ],
+        {},
+    )
     assert outcomes[0].error == "parser failed: RecursionError: parser bug"
     assert outcomes[1].parsed is not None and outcomes[1].parsed.subject == "fine"
 
 
+AMAZON = load_preset("amazon")
 REAL = [p.read_bytes() for p in sorted(MAIL.glob("*.eml"))] + [make_message(1, seed=31)]
 
 
@@ -154,7 +163,12 @@ def mutated(draw: st.DrawFn) -> bytes:
 @settings(max_examples=60, deadline=None, suppress_health_check=[HealthCheck.too_slow])
 @given(st.lists(mutated(), min_size=1, max_size=4))
 def test_mutated_real_mail_never_breaks_processing_or_the_store(messages: list[bytes]) -> None:
-    outcomes = parse_batch(list(enumerate(messages, start=1)))
+    # Both directions: the customer of an outbound message is read from its recipients.
+    landed = [
+        LandedMessage(pk, "shop", "out" if pk % 2 else "in", raw)
+        for pk, raw in enumerate(messages, start=1)
+    ]
+    outcomes = parse_batch(landed, {"shop": MailboxRules(AMAZON)})
     assert [o.pk for o in outcomes] == list(range(1, len(messages) + 1))
     for outcome in outcomes:
         assert (outcome.parsed is None) == (outcome.error is not None)

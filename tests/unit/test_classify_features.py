@@ -131,7 +131,7 @@ def test_hostile_html_is_read_in_linear_time_by_the_classifier(unit: str) -> Non
     them, growing with the square of the size; 100 KB here takes milliseconds.
 
     The bound is CPU time and some 100 times what is needed, so a loaded machine cannot
-    fail it, while a quadratic scan (a minute at this size) cannot pass.
+    fail it, while the old quadratic scan (76 s at this size) cannot pass.
     """
     raw = HTML_MAIL + unit * (100_000 // len(unit))
     started = time.process_time()
@@ -143,7 +143,8 @@ def test_hostile_html_is_read_in_linear_time_by_the_classifier(unit: str) -> Non
 
 def test_eight_bit_corpus_text_is_read_as_the_text_it_already_is() -> None:
     """A corpus record holds 8-bit parts already decoded; the stdlib path turned them
-    into literal "\\u8ba2" escapes for the model to learn."""
+    into literal "\\u8bf7" escapes, and UTF-8 bytes under this gb2312 label would pass
+    for GB18030 and read as other characters."""
     raw = (
         "From: a@example.cn\nSubject: =?gb2312?B?tqm1pQ==?=\nMIME-Version: 1.0\n"
         "Content-Type: text/plain; charset=gb2312\nContent-Transfer-Encoding: 8bit\n\n"
@@ -151,7 +152,7 @@ def test_eight_bit_corpus_text_is_read_as_the_text_it_already_is() -> None:
     )
     msg = message_from_raw(raw)
     assert (msg.subject, msg.body.strip()) == ("订单", "请问发货了吗？单号 123")
-    assert "订单" in tokens(msg) and "u8ba2" not in tokens(msg)
+    assert {"订单", "发货"} <= set(tokens(msg))
 
 
 def test_raw_gb2312_message_is_decoded() -> None:

@@ -177,3 +177,16 @@ def test_mail_parser_crash_costs_only_the_addresses(monkeypatch: pytest.MonkeyPa
     parsed = parse(HEAD + b"Subject: still here\r\n\r\nbody")
     assert (parsed.subject, parsed.text, parsed.from_addr) == ("still here", "body", None)
     assert parsed.degraded_reasons == ("address headers unreadable (IndexError)",)
+
+
+def test_control_characters_in_an_attachment_name_never_reach_the_database() -> None:
+    raw = (
+        b"Subject: photos\r\nMIME-Version: 1.0\r\n"
+        b'Content-Type: multipart/mixed; boundary="b"\r\n\r\n--b\r\n'
+        b"Content-Type: text/plain\r\n\r\nsee attached\r\n--b\r\n"
+        b"Content-Type: image/jpeg\r\n"
+        b'Content-Disposition: attachment; filename="broken\x00.jpg\x07"\r\n'
+        b"Content-Transfer-Encoding: base64\r\n\r\naGVsbG8=\r\n--b--\r\n"
+    )
+    [attachment] = parse(raw).attachments
+    assert attachment.filename == "broken .jpg"

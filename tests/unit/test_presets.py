@@ -120,7 +120,7 @@ PRESET_MISTAKES = [
         1,
         "descripton",
         "unknown key 'descripton' (allowed here: description, keyword_window,"
-        " sub_order_parent, keywords, patterns, customer)",
+        " sub_order_parent, keywords, patterns, customer, tags)",
     ),
     (VALID.replace('description = "A test marketplace"', ""), None, "description", "missing"),
     (VALID + "keyword_window = 1000\n", 9, "patterns[0].keyword_window", "unknown key"),

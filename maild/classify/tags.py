@@ -1,0 +1,247 @@
+"""Rule tags of one message: pre-sale or after-sale, Customer Care, urgent, ticket category.
+
+Pure and deterministic: the caller passes the message's parts, the order IDs that
+:func:`maild.threads.orderids.extract_order_ids` found, and the mailbox's preset,
+whose ``[tags]`` table (:mod:`maild.classify.tagrules`) holds the vocabulary. Tags
+sort a queue for people, so each rule stays simple enough to explain:
+
+* ``after-sale`` when the message names an order or sub-order, else ``pre-sale``.
+* ``customer-care`` when the preset's Customer Care markers match the sender, its
+  display name, the subject or a header.
+* ``urgent`` when the subject or the sender's own text (not the quoted history)
+  names a safety risk, an injury, a legal or regulator complaint or a payment
+  dispute. A hit does not count when it sits inside an exception ("Fire TV",
+  "工商银行"), when a negation closes in on it within its clause ("not a
+  chargeback", "没有受伤"), or, before a purchase, in a yes/no question ("Will it
+  catch fire?"), which asks about a risk rather than reporting one. Words such as
+  "urgent" or "ASAP" are *not* urgent: every customer is in a hurry, while the
+  marketplaces' urgent class (Douyin's 2-hour tickets) is about risk.
+* ``ticket:<category>`` for a ticket (see :class:`~maild.classify.tagrules.TicketRules`).
+"""
+
+from __future__ import annotations
+
+__all__ = ["AFTER_SALE", "CUSTOMER_CARE", "PRE_SALE", "TICKET_PREFIX", "URGENT", "tags_for"]
+
+import re
+from collections.abc import Iterable, Mapping
+from dataclasses import dataclass
+from functools import lru_cache
+from typing import Final
+
+from maild.classify.tagrules import CustomerCareMarkers, TagRules
+from maild.classify.tagwords import URGENT_EXCEPTIONS, URGENT_TERMS
+from maild.threads.charfold import fold
+from maild.threads.orderids import OrderRefs
+from maild.threads.presets import Preset
+from maild.threads.quotes import split_quoted
+
+PRE_SALE: Final = "pre-sale"
+AFTER_SALE: Final = "after-sale"
+CUSTOMER_CARE: Final = "customer-care"
+URGENT: Final = "urgent"
+TICKET_PREFIX: Final = "ticket:"
+
+_MAX_SUBJECT: Final = 2_000
+_MAX_TEXT: Final = 20_000  # far more than anyone's own words; the rest is history
+_MAX_NAME: Final = 200
+_CLAUSE_CHARS: Final = 80
+_ASCII_ALNUM: Final = frozenset("abcdefghijklmnopqrstuvwxyz0123456789")
+
+_CLAUSE_END: Final = re.compile(r"[.,;:!?\n。、…—]")
+_SENTENCE_END: Final = re.compile(r"[.!?\n。]")
+_EN_WORD: Final = re.compile(r"[a-z]+(?:['’][a-z]+)?")
+_EN_NEGATORS: Final = frozenset(
+    {"not", "no", "never", "nobody", "none", "nothing", "without", "neither", "nor", "non"}
+)
+#: How close a negation must be: at most two English words, or two Chinese characters,
+#: between it and the hit ("not a chargeback", "没有人受伤", but not "I will not
+#: hesitate to call my lawyer" or "不处理我就投诉").
+_EN_NEGATION_WORDS: Final = 3
+_ZH_NEGATION_GAP: Final = 2
+# "不得不起诉" (have no choice but to sue) is no negation; nor is 不锈钢 (stainless
+# steel), 无法 (unable), 非常 (very).
+_ZH_NEGATOR: Final = re.compile(r"(?<!不得)(?<!不能)不(?!得不|能不|锈)|没|无(?!法)|未|非(?!常)")
+_EN_YES_NO: Final = re.compile(
+    r"\s*(?:does|do|did|is|are|was|were|can|could|will|would|should|may|might|has|have"
+    r"|if)\b"
+)
+_ZH_YES_NO: Final = re.compile(r"[吗么]\s*$|是否|会不会|能不能|可不可以|有没有|是不是|会否")
+
+
+@dataclass(frozen=True, slots=True)
+class _Terms:
+    """Words compiled into one alternation, matched on folded, case-folded text."""
+
+    regex: re.Pattern[str] | None
+
+    def spans(self, text: str) -> list[tuple[int, int]]:
+        return [m.span() for m in self.regex.finditer(text)] if self.regex else []
+
+    def found_in(self, text: str) -> bool:
+        return self.regex is not None and self.regex.search(text) is not None
+
+
+def _normal(text: str, limit: int) -> str:
+    return fold(text, limit).casefold()
+
+
+def _fragment(word: str) -> str:
+    """A word as a regex: any spacing or hyphen between its parts; a Latin or digit
+    edge must not touch another letter or digit (so "sue" is not in "issue", "12315"
+    not in a phone number), and a final Latin letter may take a plural "s".
+    """
+    parts = _normal(word, 80).split()
+    body = r"[\s-]{1,3}".join(re.escape(part) for part in parts)
+    first, last = parts[0][0], parts[-1][-1]
+    before = r"(?<![0-9a-z])" if first in _ASCII_ALNUM else ""
+    plural = "s?" if last in _ASCII_ALNUM and last.isalpha() else ""
+    after = r"(?![0-9a-z])" if last in _ASCII_ALNUM else ""
+    return before + body + plural + after
+
+
+def _terms(words: Iterable[str]) -> _Terms:
+    unique = sorted({w for w in words if w.strip()}, key=lambda w: (-len(w), w))
+    if not unique:
+        return _Terms(None)
+    return _Terms(re.compile("|".join(_fragment(word) for word in unique)))
+
+
+@dataclass(frozen=True, slots=True)
+class _Compiled:
+    urgent: _Terms
+    exceptions: _Terms
+    care: CustomerCareMarkers
+    care_names: frozenset[str]
+    care_subjects: _Terms
+    ticket_markers: _Terms
+    type_field: re.Pattern[str] | None
+    categories: tuple[tuple[str, _Terms], ...]
+
+
+@lru_cache(maxsize=32)
+def _compile(rules: TagRules) -> _Compiled:
+    tickets = rules.tickets
+    labels = "|".join(re.escape(_normal(label, 80)) for label in tickets.type_labels)
+    type_field = (
+        re.compile(rf"^[ \t]{{0,8}}(?:{labels})[ \t]{{0,3}}:?[ \t]*(?P<value>[^\n]{{1,60}})", re.M)
+        if labels
+        else None
+    )
+    return _Compiled(
+        urgent=_terms((*URGENT_TERMS, *rules.urgent_terms)),
+        exceptions=_terms((*URGENT_EXCEPTIONS, *rules.urgent_exceptions)),
+        care=rules.customer_care,
+        care_names=frozenset(
+            " ".join(_normal(n, _MAX_NAME).split()) for n in rules.customer_care.names
+        ),
+        care_subjects=_terms(rules.customer_care.subjects),
+        ticket_markers=_terms(tickets.markers),
+        type_field=type_field,
+        categories=tuple((c.name, _terms(c.keywords)) for c in tickets.categories),
+    )
+
+
+def tags_for(
+    subject: str,
+    text: str,
+    headers: Mapping[str, str],
+    from_addr: str | None,
+    orders: OrderRefs,
+    preset: Preset,
+    *,
+    from_name: str | None = None,
+) -> frozenset[str]:
+    """The tags of one inbound message.
+
+    ``text`` is the message's text, quoted history included (only the sender's own
+    lines are read); ``headers`` maps header names, in any case, to decoded values;
+    ``orders`` is what ``extract_order_ids`` found in the same message.
+    """
+    rules = _compile(preset.tags)
+    title = _normal(subject, _MAX_SUBJECT)
+    own = split_quoted(fold(text, _MAX_TEXT)).own.casefold()
+    after_sale = bool(orders.order_ids or orders.sub_orders)
+    tags = {AFTER_SALE if after_sale else PRE_SALE}
+    if _customer_care(rules, title, headers, from_addr, from_name):
+        tags.add(CUSTOMER_CARE)
+    if any(_urgent(rules, place, pre_sale=not after_sale) for place in (title, own)):
+        tags.add(URGENT)
+    category = _ticket_category(rules, title, own)
+    if category is not None:
+        tags.add(TICKET_PREFIX + category)
+    return frozenset(tags)
+
+
+def _customer_care(
+    rules: _Compiled,
+    title: str,
+    headers: Mapping[str, str],
+    from_addr: str | None,
+    from_name: str | None,
+) -> bool:
+    care = rules.care
+    address = (from_addr or "").strip().lower()
+    domain = address.rpartition("@")[2]
+    name = " ".join(_normal(from_name or "", _MAX_NAME).split())
+    return (
+        (bool(address) and address in care.senders)
+        or (bool(domain) and any(domain == d or domain.endswith("." + d) for d in care.domains))
+        or (bool(name) and name in rules.care_names)
+        or rules.care_subjects.found_in(title)
+        or _header_marked(care.headers, headers)
+    )
+
+
+def _header_marked(markers: Iterable[str], headers: Mapping[str, str]) -> bool:
+    present = {name.lower(): value for name, value in headers.items()}
+    for marker in markers:
+        name, _, wanted = marker.partition(":")
+        value = present.get(name.strip().lower())
+        if value is not None and _normal(wanted, 200).strip() in _normal(value, 2_000):
+            return True
+    return False
+
+
+def _urgent(rules: _Compiled, text: str, *, pre_sale: bool) -> bool:
+    exceptions = rules.exceptions.spans(text)
+    for start, end in rules.urgent.spans(text):
+        if any(a <= start and end <= b for a, b in exceptions):
+            continue
+        if _negated(text, start) or (pre_sale and _yes_no_question(text, start, end)):
+            continue
+        return True
+    return False
+
+
+def _negated(text: str, start: int) -> bool:
+    before = text[max(0, start - _CLAUSE_CHARS) : start]
+    clause = _CLAUSE_END.split(before)[-1]
+    words = _EN_WORD.findall(clause)[-_EN_NEGATION_WORDS:]
+    if any(w in _EN_NEGATORS or w.endswith(("n't", "n’t")) for w in words):
+        return True
+    tail = clause.rstrip()
+    return any(m.end() >= len(tail) - _ZH_NEGATION_GAP for m in _ZH_NEGATOR.finditer(tail))
+
+
+def _yes_no_question(text: str, start: int, end: int) -> bool:
+    """Whether the hit's sentence is a yes/no question ("Does it overheat?", "会起火吗？")."""
+    begin = max((m.end() for m in _SENTENCE_END.finditer(text, 0, start)), default=0)
+    stop = _SENTENCE_END.search(text, end)
+    if stop is None or stop.group() != "?":
+        return False
+    sentence = text[begin : stop.start()]
+    return bool(_EN_YES_NO.match(sentence) or _ZH_YES_NO.search(sentence))
+
+
+def _ticket_category(rules: _Compiled, title: str, own: str) -> str | None:
+    if not rules.categories:
+        return None
+    if not (rules.ticket_markers.found_in(title) or rules.ticket_markers.found_in(own)):
+        return None
+    fields = [m.group("value") for m in rules.type_field.finditer(own)] if rules.type_field else []
+    for place in (*fields, title, own):
+        for name, keywords in rules.categories:
+            if keywords.found_in(place):
+                return name
+    return None

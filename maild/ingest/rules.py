@@ -1,0 +1,54 @@
+"""Each mailbox's reading rules for processing: its marketplace preset and its model.
+
+Built once per run (and again on reload) in maild's own process, where a bad model
+file is an error at start, not a quarantine of every message in the workers.
+"""
+
+__all__ = ["MailboxRules", "rules_for"]
+
+import logging
+from dataclasses import dataclass
+from pathlib import Path
+
+from maild.classify.model import load_model
+from maild.classify.shipped import DEFAULT_MODEL
+from maild.config import Settings
+from maild.threads.presets import Preset, load_preset
+
+log = logging.getLogger(__name__)
+
+
+@dataclass(frozen=True, slots=True)
+class MailboxRules:
+    preset: Preset
+    # Absolute path of a model file already checked to load; None: no classification.
+    model: str | None = None
+
+
+def _model(name: str, configured: str | None, base: Path) -> str | None:
+    if configured is None:
+        if not DEFAULT_MODEL.is_file():
+            log.warning(
+                "no classifier model mailbox=%s path=%s; messages are tagged but not "
+                "classified (build it with: maild train --shipped-from CORPORA --out PATH)",
+                name,
+                DEFAULT_MODEL,
+            )
+            return None
+        path = DEFAULT_MODEL
+    else:
+        path = base / configured
+    load_model(path)  # refuses a missing, tampered or foreign file with a clear error
+    return str(path.resolve())
+
+
+def rules_for(settings: Settings) -> dict[str, MailboxRules]:
+    """Rules of every mailbox; a relative model path starts at the config file's directory."""
+    base = settings.source.parent if settings.source else Path.cwd()
+    return {
+        name: MailboxRules(
+            load_preset(mailbox.preset, mailbox.order_patterns),
+            _model(name, mailbox.classifier_model, base),
+        )
+        for name, mailbox in settings.mailboxes.items()
+    }

@@ -1,0 +1,82 @@
+"""A conversation's summary, from its messages; pure.
+
+Recomputed from all of a conversation's messages whenever one joins, rather than
+updated step by step, so it is right whatever order messages arrive in (a reply
+from the Sent folder may be threaded before the question it answers) and after
+merges. Machine mail (auto-replies, bounces) is counted as a message but never as
+the customer's or the seller's word: it neither starts nor stops the wait.
+"""
+
+from __future__ import annotations
+
+__all__ = ["ThreadMessage", "ThreadSummary", "summarize"]
+
+from collections.abc import Sequence
+from dataclasses import dataclass
+from datetime import datetime
+
+from maild.domain import Direction
+
+
+@dataclass(frozen=True, slots=True)
+class ThreadMessage:
+    at: datetime
+    direction: Direction
+    machine: bool
+    subject: str | None
+    subject_key: str | None
+    customer_address: str | None
+    customer_name: str | None
+    sub_orders: tuple[str, ...] = ()
+
+
+@dataclass(frozen=True, slots=True)
+class ThreadSummary:
+    messages: int
+    last_message_at: datetime | None
+    last_inbound_at: datetime | None
+    last_outbound_at: datetime | None
+    awaiting_since: datetime | None
+    subject: str | None
+    subject_key: str | None
+    customer_address: str | None
+    customer_name: str | None
+    sub_orders: int
+    after_sale_sub_orders: int
+
+
+def _customer(message: ThreadMessage) -> bool:
+    return message.direction == "in" and not message.machine
+
+
+def summarize(messages: Sequence[ThreadMessage]) -> ThreadSummary:
+    # At the same instant the question comes before the answer.
+    ordered = sorted(messages, key=lambda m: (m.at, m.direction != "in"))
+    people = [m for m in ordered if not m.machine]
+    awaiting: datetime | None = None
+    for message in people:
+        # A customer message starts the wait (unless one already waits); a reply ends it.
+        awaiting = (awaiting or message.at) if message.direction == "in" else None
+    inbound = [m.at for m in people if m.direction == "in"]
+    outbound = [m.at for m in people if m.direction == "out"]
+    # The customer is who wrote in first; a conversation the seller opened, who it went to.
+    who = next((m for m in ordered if _customer(m) and m.customer_address), None) or next(
+        (m for m in ordered if m.customer_address), None
+    )
+    first = ordered[0] if ordered else None
+    return ThreadSummary(
+        messages=len(ordered),
+        last_message_at=ordered[-1].at if ordered else None,
+        last_inbound_at=max(inbound, default=None),
+        last_outbound_at=max(outbound, default=None),
+        awaiting_since=awaiting,
+        subject=first.subject if first else None,
+        subject_key=first.subject_key if first else None,
+        customer_address=who.customer_address if who else None,
+        customer_name=next(
+            (m.customer_name for m in ordered if _customer(m) and m.customer_name), None
+        )
+        or (who.customer_name if who else None),
+        sub_orders=len({s for m in ordered for s in m.sub_orders}),
+        after_sale_sub_orders=len({s for m in ordered if _customer(m) for s in m.sub_orders}),
+    )

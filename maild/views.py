@@ -1,0 +1,139 @@
+"""``maild threads`` and ``maild show`` output: a table for people, JSON for programs.
+
+The JSON shape is documented in the README and only ever grows. Table columns are
+measured in terminal cells, not characters: a Chinese subject takes two cells a
+character, and padding by ``len`` would break every column after it.
+"""
+
+__all__ = [
+    "conversation_as_json",
+    "thread_as_dict",
+    "thread_as_text",
+    "threads_as_json",
+    "threads_as_table",
+]
+
+import json
+import unicodedata
+from collections.abc import Sequence
+from datetime import datetime, timedelta
+from typing import Any
+
+from maild.store.thread_views import ShownMessage, ThreadRow
+
+_COLUMNS = (("MAILBOX", 14), ("ORDER", 21), ("CUSTOMER", 22), ("SUBJECT", 36), ("MSGS", 4))
+
+
+def _iso(value: datetime | None) -> str | None:
+    return None if value is None else value.isoformat(timespec="seconds")
+
+
+def thread_as_dict(row: ThreadRow) -> dict[str, Any]:
+    return {
+        "id": row.id,
+        "mailbox": row.mailbox,
+        "order_ids": list(row.order_ids),
+        "sub_order_ids": list(row.sub_order_ids),
+        "customer": row.customer,
+        "customer_address": row.customer_address,
+        "subject": row.subject,
+        "messages": row.messages,
+        "labels": list(row.labels),
+        "state": row.state,
+        "unread": row.unread,
+        "waiting_since": _iso(row.awaiting_since),
+        "last_message_at": _iso(row.last_message_at),
+        "sub_orders": row.sub_orders,
+        "after_sale_sub_orders": row.after_sale_sub_orders,
+        # Reply deadlines come with the SLA clock; until then no conversation has one.
+        "due": None,
+    }
+
+
+def threads_as_json(rows: Sequence[ThreadRow]) -> str:
+    return json.dumps([thread_as_dict(row) for row in rows], ensure_ascii=False, indent=2)
+
+
+def conversation_as_json(row: ThreadRow, messages: Sequence[ShownMessage]) -> str:
+    """``maild show --json``: the conversation as in ``threads --json``, and its messages."""
+    return json.dumps(
+        {
+            "thread": thread_as_dict(row),
+            "messages": [
+                {
+                    "direction": m.direction,
+                    "at": _iso(m.at),
+                    "from": m.sender,
+                    "subject": m.subject,
+                    "labels": list(m.labels),
+                    "machine_kind": m.machine_kind,
+                    "text": m.text,
+                }
+                for m in messages
+            ],
+        },
+        ensure_ascii=False,
+        indent=2,
+    )
+
+
+def _width(text: str) -> int:
+    return sum(2 if unicodedata.east_asian_width(c) in "WF" else 1 for c in text)
+
+
+def _cell(text: str, width: int) -> str:
+    """``text`` cut and padded to ``width`` terminal cells."""
+    text = " ".join(text.split())
+    if _width(text) > width:
+        cut = ""
+        for char in text:
+            if _width(cut + char) > width - 1:
+                break
+            cut += char
+        text = cut + "…"
+    return text + " " * (width - _width(text))
+
+
+def _waited(since: datetime | None, now: datetime) -> str:
+    if since is None:
+        return "-"
+    waited = max(now - since, timedelta(0))
+    hours, rest = divmod(int(waited.total_seconds()), 3600)
+    return f"{hours // 24}d{hours % 24}h" if hours >= 24 else f"{hours}h{rest // 60:02d}m"
+
+
+def threads_as_table(rows: Sequence[ThreadRow], now: datetime) -> str:
+    if not rows:
+        return "no conversations"
+    header = "  ".join(_cell(name, width) for name, width in _COLUMNS)
+    lines = [f"{'ID':>6}  {header}  STATE            WAITING"]
+    for row in rows:
+        orders = ", ".join(row.order_ids) or "-"
+        cells = (row.mailbox, orders, row.customer or "-", row.subject or "-", str(row.messages))
+        body = "  ".join(
+            _cell(text, width) for text, (_, width) in zip(cells, _COLUMNS, strict=True)
+        )
+        unread = "*" if row.unread else " "
+        state = _cell(row.state, 16)
+        lines.append(f"{row.id:>5}{unread}  {body}  {state} {_waited(row.awaiting_since, now)}")
+    return "\n".join(lines)
+
+
+def thread_as_text(row: ThreadRow, messages: Sequence[ShownMessage]) -> str:
+    orders = ", ".join(row.order_ids) or "none"
+    lines = [
+        f"conversation {row.id} in {row.mailbox}: {row.subject or '(no subject)'}",
+        f"customer: {row.customer or '-'}   orders: {orders}   state: {row.state}",
+    ]
+    if row.sub_order_ids:
+        lines.append(
+            f"sub-orders: {', '.join(row.sub_order_ids)} "
+            f"({row.after_sale_sub_orders} of {row.sub_orders} with an after-sales message)"
+        )
+    for message in messages:
+        arrow = "<-" if message.direction == "in" else "->"
+        marks = [*message.labels, *([message.machine_kind] if message.machine_kind else [])]
+        tag = f"  [{', '.join(marks)}]" if marks else ""
+        lines += ["", f"{arrow} {_iso(message.at)}  {message.sender or '-'}{tag}"]
+        lines += [f"   {line}" for line in message.text.strip().splitlines()]
+    return "\n".join(lines)

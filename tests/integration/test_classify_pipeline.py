@@ -1,0 +1,108 @@
+"""Processing tags and classifies inbound mail a person wrote, and the views follow."""
+
+import json
+from pathlib import Path
+
+import pytest
+from sqlalchemy import create_engine, text
+
+from maild.classify.model import load_model
+from maild.cli import EX_CONFIG, main
+from tests.support.config_files import mailbox_table, password_variable, write_config
+from tests.support.dovecot import ImapAccount
+from tests.support.tiny_corpus import records, write_jsonl
+
+pytestmark = pytest.mark.dovecot
+
+ORDER = "113-4567890-1234567"
+
+
+def mail(n: int, subject: str, body: str, sender: str = "buyer@mail.example") -> bytes:
+    return (
+        f"From: {sender}\r\nTo: support@shop.example\r\nSubject: {subject}\r\n"
+        f"Message-ID: <c{n}@classify.test>\r\nContent-Type: text/plain; charset=utf-8\r\n\r\n"
+        f"{body}\r\n"
+    ).encode()
+
+
+@pytest.fixture(scope="module")
+def model(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    folder = tmp_path_factory.mktemp("model")
+    corpus = write_jsonl(folder / "tiny.jsonl.gz", records())
+    out = folder / "model.npz"
+    assert main(["train", "--data", str(corpus), "--out", str(out), "--seed", "3"]) == 0
+    return out
+
+
+def configure(account: ImapAccount, tmp_path: Path, model: Path) -> str:
+    table = mailbox_table(account).replace(
+        'address = "support@shop.example"\n',
+        f'address = "support@shop.example"\npreset = "amazon"\nclassifier_model = "{model}"\n',
+    )
+    return str(write_config(tmp_path, table))
+
+
+def test_pre_sale_fraud_goes_to_spam_and_an_order_question_stays_in_all(
+    imap_account: ImapAccount,
+    tmp_path: Path,
+    model: Path,
+    monkeypatch: pytest.MonkeyPatch,
+    capsys: pytest.CaptureFixture[str],
+) -> None:
+    fraud = "Your account is suspended. Verify your password and bank card within 24 hours."
+    imap_account.deliver(
+        [
+            mail(1, "Account suspended", fraud, sender="security@bank.example"),
+            mail(2, f"Order {ORDER}", f"Hello, order {ORDER}: the lamp arrived broken."),
+            mail(3, f"Order {ORDER} refund", f"Order {ORDER}. {fraud}", sender="odd@mail.example"),
+        ]
+    )
+    monkeypatch.setenv(password_variable("shop"), imap_account.password)
+    config = configure(imap_account, tmp_path, model)
+    assert main(["--config", config, "run", "--once"]) == 0
+
+    engine = create_engine(f"sqlite:///{tmp_path / 'maild.db'}")
+    with engine.connect() as connection:
+        verdicts = connection.execute(
+            text("SELECT class_label, model_version FROM message ORDER BY id")
+        ).all()
+        labels = connection.execute(
+            text("SELECT message_pk, name, source FROM label ORDER BY message_pk, name")
+        ).all()
+    engine.dispose()
+    version = load_model(model).version
+    assert [v.class_label for v in verdicts] == ["fraud", "ham", "fraud"]
+    assert {v.model_version for v in verdicts} == {version}
+    # The order-tied fraud keeps its verdict but no label: it must not leave the All view.
+    assert [(pk, name, source) for pk, name, source in labels if source == "model"] == [
+        (1, "fraud", "model")
+    ]
+    assert {(pk, name) for pk, name, source in labels if source == "rule"} >= {
+        (1, "pre-sale"),
+        (2, "after-sale"),
+        (3, "after-sale"),
+    }
+
+    capsys.readouterr()
+    assert main(["--config", config, "threads", "--view", "spam", "--json"]) == 0
+    spam = json.loads(capsys.readouterr().out)
+    assert [t["subject"] for t in spam] == ["Account suspended"]
+    assert main(["--config", config, "threads", "--json"]) == 0
+    assert all(t["subject"] != "Account suspended" for t in json.loads(capsys.readouterr().out))
+
+
+def test_a_configured_model_that_does_not_load_stops_run_with_a_config_error(
+    imap_account: ImapAccount,
+    tmp_path: Path,
+    monkeypatch: pytest.MonkeyPatch,
+    capsys: pytest.CaptureFixture[str],
+) -> None:
+    tampered = tmp_path / "tampered.npz"
+    tampered.write_bytes(b"PK\x03\x04 not a model")
+    monkeypatch.setenv(password_variable("shop"), imap_account.password)
+
+    code = main(["--config", configure(imap_account, tmp_path, tampered), "run", "--once"])
+
+    err = capsys.readouterr().err
+    assert code == EX_CONFIG
+    assert "cannot start" in err and "tampered.npz" in err and "Traceback" not in err

@@ -1,0 +1,75 @@
+"""A conversation's summary: who waits since when, counted from people's messages only."""
+
+from datetime import UTC, datetime, timedelta
+
+from maild.domain import Direction
+from maild.threads.summary import ThreadMessage, summarize
+
+T0 = datetime(2026, 11, 23, 9, tzinfo=UTC)
+
+
+def msg(
+    hours: float,
+    direction: Direction = "in",
+    *,
+    machine: bool = False,
+    customer: str | None = "buyer@relay.example",
+    name: str | None = None,
+    subs: tuple[str, ...] = (),
+) -> ThreadMessage:
+    return ThreadMessage(
+        at=T0 + timedelta(hours=hours),
+        direction=direction,
+        machine=machine,
+        subject=f"subject at {hours}",
+        subject_key=f"subject at {hours}",
+        customer_address=customer,
+        customer_name=name,
+        sub_orders=subs,
+    )
+
+
+def test_unanswered_customer_message_waits_since_it_arrived() -> None:
+    summary = summarize([msg(0), msg(2)])
+    assert summary.awaiting_since == T0
+    assert summary.last_inbound_at == T0 + timedelta(hours=2)
+
+
+def test_seller_reply_ends_the_wait_and_a_new_question_starts_another() -> None:
+    assert summarize([msg(0), msg(1, "out")]).awaiting_since is None
+    assert summarize([msg(0), msg(1, "out"), msg(5)]).awaiting_since == T0 + timedelta(hours=5)
+
+
+def test_auto_replies_neither_start_nor_stop_the_wait() -> None:
+    assert summarize([msg(0), msg(1, "out", machine=True)]).awaiting_since == T0
+    assert summarize([msg(0, "out"), msg(1, machine=True)]).awaiting_since is None
+
+
+def test_order_of_arrival_does_not_matter() -> None:
+    messages = [msg(3, "out"), msg(1), msg(6)]
+    assert summarize(messages) == summarize(list(reversed(messages)))
+    assert summarize(messages).awaiting_since == T0 + timedelta(hours=6)
+
+
+def test_reply_at_the_same_instant_as_the_question_answers_it() -> None:
+    assert summarize([msg(0, "out"), msg(0)]).awaiting_since is None
+
+
+def test_customer_is_who_wrote_in_first_not_a_bounce_or_the_seller() -> None:
+    summary = summarize(
+        [
+            msg(0, "out", customer="first-recipient@mail.example"),
+            msg(1, machine=True, customer="mailer-daemon@mx.example"),
+            msg(2, customer="buyer@relay.example", name="Ann Lee"),
+        ]
+    )
+    assert (summary.customer_address, summary.customer_name) == ("buyer@relay.example", "Ann Lee")
+    assert summary.subject == "subject at 0"
+
+
+def test_sub_orders_counted_once_and_after_sale_only_from_the_customer() -> None:
+    summary = summarize(
+        [msg(0, subs=("S1",)), msg(1, subs=("S1", "S2")), msg(2, "out", subs=("S3",))]
+    )
+    assert (summary.sub_orders, summary.after_sale_sub_orders) == (3, 2)
+    assert summary.messages == 3
