@@ -33,6 +33,7 @@ from maild.errors import ConfigError, MaildError, StoreError
 from maild.ingest.pipeline import ALL_STATES
 from maild.logs import RedactingFilter, configure_logging
 from maild.report import processing_summary, stats_as_dict, stats_as_text, sync_summary
+from maild.sla import commands as sla_commands
 from maild.store import Store
 
 log = logging.getLogger(__name__)
@@ -113,6 +114,7 @@ def _build_parser() -> argparse.ArgumentParser:
     stats.add_argument("--json", action="store_true", help="print JSON for programs")
     classify_commands.add_parsers(commands)
     thread_commands.add_parsers(commands)
+    sla_commands.add_parsers(commands)
     return parser
 
 
@@ -188,7 +190,10 @@ _CONFIGURED: dict[str, Callable[[Settings, argparse.Namespace, Loader], int]] = 
     "stats": _stats,
     **thread_commands.HANDLERS,
 }
-_STANDALONE: dict[str, Callable[[argparse.Namespace], int]] = {**classify_commands.HANDLERS}
+_STANDALONE: dict[str, Callable[[argparse.Namespace], int]] = {
+    **classify_commands.HANDLERS,
+    **sla_commands.HANDLERS,
+}
 
 
 def _loader(path: Path, redactor: RedactingFilter) -> Loader:

@@ -3,12 +3,15 @@
 __all__ = ["HANDLERS", "add_parsers"]
 
 import argparse
+import asyncio
+import sys
 from collections.abc import Callable
 from datetime import UTC, datetime
 
 from maild.config import Settings
 from maild.daemon import Loader
 from maild.errors import MaildError
+from maild.ingest.seen import mark_seen_on_server
 from maild.store import Store
 from maild.store.thread_views import VIEWS, ThreadQuery
 from maild.views import conversation_as_json, thread_as_text, threads_as_json, threads_as_table
@@ -82,15 +85,26 @@ def _threads(settings: Settings, args: argparse.Namespace, _load: Loader) -> int
     return EX_OK
 
 
+def _utcnow() -> datetime:
+    return datetime.now(UTC)
+
+
 def _show(settings: Settings, args: argparse.Namespace, _load: Loader) -> int:
     store = _store(settings)
     try:
-        found = store.show_thread(args.thread_id, datetime.now(UTC))
+        found = store.show_thread(args.thread_id, _utcnow())
+        mailbox = settings.mailboxes.get(found[0].mailbox) if found else None
+        locations = store.inbound_locations(args.thread_id) if mailbox else {}
     finally:
         store.close()
     if found is None:
         raise MaildError(f"no conversation {args.thread_id}")
     row, messages = found
+    if mailbox is not None and mailbox.imap.mark_seen and locations:
+        try:
+            asyncio.run(mark_seen_on_server(row.mailbox, mailbox, locations, _utcnow))
+        except MaildError as exc:  # the conversation was shown; only the server flag failed
+            print(f"maild: warning: could not mark it seen on the server: {exc}", file=sys.stderr)
     print(conversation_as_json(row, messages) if args.json else thread_as_text(row, messages))
     return EX_OK
 

@@ -69,6 +69,8 @@ def load_config(path: Path, environ: Mapping[str, str] | None = None) -> Setting
     except ValidationError as exc:
         # Secret slots belong to the resolver, which has already said why one is empty.
         found += [explain(e) for e in exc.errors(include_url=False) if not _is_secret(e["loc"])]
+    else:
+        found += settings.sla_problems()
     if found or settings is None:
         raise ConfigError(_located(found, text, shown, secrets))
     settings._source = cwd / path

@@ -20,6 +20,7 @@ __all__ = [
     "Preset",
     "Security",
     "Settings",
+    "SlaSettings",
     "SmtpSettings",
     "split_listen",
 ]
@@ -40,8 +41,10 @@ from pydantic import (
     model_validator,
 )
 
+from maild.config.locate import Loc
 from maild.config.login import LoginSettings
 from maild.config.order_regex import check_order_regex, compile_order_regex
+from maild.sla.schema import SLA_PRESETS, PolicyName, PolicySettings
 
 Security = Literal["tls", "starttls", "none"]
 Preset = Literal["generic", "walmart", "amazon", "douyin", "xiaohongshu"]
@@ -206,7 +209,17 @@ def _header_name(name: str) -> str:
     return name.lower()
 
 
+def _own_policy_name(name: str) -> str:
+    if name in SLA_PRESETS:
+        raise ValueError(
+            f"{name!r} is the name of a shipped SLA policy; give yours another name"
+            f' (extends = "{name}" builds on the shipped one)'
+        )
+    return name
+
+
 MailboxName = Annotated[str, AfterValidator(_mailbox_name)]
+OwnPolicyName = Annotated[PolicyName, AfterValidator(_own_policy_name)]
 DomainName = Annotated[str, AfterValidator(_domain)]
 HostName = Annotated[str, AfterValidator(_host)]
 Port = Annotated[int, Field(ge=1, le=65535)]
@@ -262,6 +275,8 @@ class ImapSettings(LoginSettings):
     )
     sent_folder: Annotated[str, AfterValidator(_optional_line)] = "auto"
     idle: bool = True
+    # Set \Seen on the server when `maild show` prints a conversation (off: never touch it).
+    mark_seen: bool = False
     poll_interval_s: Annotated[float, Field(gt=0, allow_inf_nan=False)] = 60.0
     fetch_batch: Annotated[int, Field(ge=1, le=1000)] = 250
 
@@ -330,6 +345,25 @@ class MailboxSettings(_Model):
     classifier_model: Annotated[str, AfterValidator(_line)] | None = None
     imap: ImapSettings
     smtp: SmtpSettings | None = None
+    # None: no reply deadline. Defaults to the SLA policy named like the preset, if any.
+    sla_policy: PolicyName | None = None
+
+    @model_validator(mode="before")
+    @classmethod
+    def _default_sla_policy(cls, data: object) -> object:
+        """Give a mailbox its marketplace's deadlines unless it says otherwise ("" = none)."""
+        if not isinstance(data, dict):
+            return data
+        if "sla_policy" not in data:
+            preset = data.get("preset", "generic")
+            return {**data, "sla_policy": preset if preset in SLA_PRESETS else None}
+        return {**data, "sla_policy": None if data["sla_policy"] == "" else data["sla_policy"]}
+
+
+class SlaSettings(_Model):
+    """Reply-deadline policies of this installation, beside the shipped ones."""
+
+    policies: Mapping[OwnPolicyName, PolicySettings] = Field(default_factory=dict)
 
 
 class Settings(_Model):
@@ -337,6 +371,7 @@ class Settings(_Model):
 
     database: DatabaseSettings
     metrics: MetricsSettings = MetricsSettings()
+    sla: SlaSettings = SlaSettings()
     # A dict in file order, typed read-only: a MappingProxyType would be safer at
     # run time but cannot be copied, pickled or dumped by pydantic.
     mailboxes: Mapping[MailboxName, MailboxSettings] = Field(default_factory=dict)
@@ -348,6 +383,23 @@ class Settings(_Model):
     def source(self) -> Path | None:
         """The absolute path the settings were loaded from (None if built in code)."""
         return self._source
+
+    def sla_problems(self) -> list[tuple[Loc, str]]:
+        """Mailboxes whose ``sla_policy`` names no policy.
+
+        Checked once the whole file is validated, because a mailbox's table cannot
+        see the [sla] table that may define the name.
+        """
+        known = (*SLA_PRESETS, *self.sla.policies)
+        return [
+            (
+                ("mailboxes", name, "sla_policy"),
+                f"no SLA policy {mailbox.sla_policy!r}: expected one of {', '.join(known)}"
+                ' (or "" for no reply deadline)',
+            )
+            for name, mailbox in self.mailboxes.items()
+            if mailbox.sla_policy is not None and mailbox.sla_policy not in known
+        ]
 
     def warnings(self) -> list[str]:
         """Legal but probably unintended choices, for ``check-config`` to mention."""

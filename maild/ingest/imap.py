@@ -281,6 +281,17 @@ class ImapClient:
             raise TransientError(f"{self.describe()}: {what} failed: connection lost")
         return task.result()
 
+    async def mark_seen(self, uids: Sequence[int]) -> None:
+        """Set \\Seen on ``uids`` of the selected folder: the one change maild may make."""
+        if not uids:
+            return
+        imap = self._require()
+        response = await self._run(
+            "uid store", imap.uid("store", uid_set(sorted(uids)), "+FLAGS.SILENT (\\Seen)")
+        )
+        if response.result != "OK":
+            self._fail("uid store", response, default_permanent=False)
+
     async def logout(self) -> None:
         imap, self._imap = self._imap, None
         if imap is None:

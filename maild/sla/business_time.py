@@ -24,17 +24,20 @@ from __future__ import annotations
 
 __all__ = [
     "ALL_DAY",
+    "WALL_CLOCK",
     "BusinessCalendar",
     "CalendarError",
     "Window",
     "add_business_time",
     "business_time_between",
+    "sorted_hours",
 ]
 
 import re
-from collections.abc import Iterator, Sequence
+from collections.abc import Iterable, Iterator, Sequence
 from dataclasses import dataclass, field
 from datetime import UTC, date, datetime, timedelta, tzinfo
+from functools import lru_cache
 from itertools import pairwise
 from typing import Final
 
@@ -94,10 +97,13 @@ def _hhmm(offset: timedelta) -> str:
 ALL_DAY: Final = (Window(_NONE, _DAY),)
 
 
-def _check_day(windows: Sequence[Window], where: str) -> None:
-    for before, after in pairwise(windows):
+def sorted_hours(windows: Iterable[Window]) -> tuple[Window, ...]:
+    """A day's windows in order; ValueError if two overlap (touching is fine)."""
+    ordered = tuple(sorted(windows))
+    for before, after in pairwise(ordered):
         if after.start < before.end:
-            raise ValueError(f"{where}: windows {before} and {after} overlap or are out of order")
+            raise ValueError(f"windows {before} and {after} overlap")
+    return ordered
 
 
 @dataclass(frozen=True, slots=True)
@@ -122,9 +128,12 @@ class BusinessCalendar:
     def __post_init__(self) -> None:
         if len(self.week) != 7:
             raise ValueError(f"a week has 7 days, got {len(self.week)}")
-        for name, windows in zip(_WEEKDAYS, self.week, strict=True):
-            _check_day(windows, name)
-        _check_day(self.make_up_hours, "extra_day_hours")
+        for name, windows in (
+            *zip(_WEEKDAYS, self.week, strict=True),
+            ("extra_day_hours", self.make_up_hours),
+        ):
+            if sorted_hours(windows) != windows:
+                raise ValueError(f"{name}: the windows must be in order")
         both = sorted(self.holidays & self.extra_working_days)
         if both:
             raise ValueError(f"{both[0]} is listed both as a holiday and as an extra working day")
@@ -171,31 +180,50 @@ class BusinessCalendar:
     def _whole_day(self, day: date, begin: datetime, end: datetime) -> timedelta | None:
         """The business time of an ordinary day in one step, or None if it must be split.
 
-        A day is ordinary when it is 24 hours long (no UTC offset change, assuming a
-        zone changes its offset at most once a day) and is neither a holiday nor a
-        make-up day.
+        A day is ordinary when it is neither a holiday nor a make-up day and has one
+        UTC offset throughout (see :meth:`_spans`).
         """
         if end - begin != _DAY or self._special(day) is not None:
             return None
         return self._nominal[day.weekday()]
 
-    def _spans(self, day: date) -> Iterator[tuple[datetime, datetime]]:
-        """The day's opening hours as UTC intervals, in order and never overlapping."""
+    def _spans(
+        self, day: date, begin: datetime, end: datetime
+    ) -> Iterator[tuple[datetime, datetime]]:
+        """The day's opening hours as UTC intervals, in order and never overlapping.
+
+        ``begin`` and ``end`` are the day's midnight and the next. A day 24 hours long
+        has one UTC offset throughout (zones change their offset at most once a day),
+        so a window opens at midnight plus its start; only the two days a year when
+        the clocks change need each boundary converted.
+        """
+        steady = end - begin == _DAY
         for window in self.hours_on(day):
-            begin = _instant(day, window.start, self.zone)
-            end = _instant(day, window.end, self.zone)
-            if begin < end:  # a window wholly inside a skipped hour does not exist that day
-                yield begin, end
+            if steady:
+                yield begin + window.start, begin + window.end
+                continue
+            opens = _instant(day, window.start, self.zone)
+            closes = _instant(day, window.end, self.zone)
+            if opens < closes:  # a window wholly inside a skipped hour does not exist that day
+                yield opens, closes
 
     def _midnight(self, day: date) -> datetime:
         return _instant(day, _NONE, self.zone)
 
     def _first_day(self, instant: datetime) -> date:
-        # The day before too: where clocks fall back across midnight, the end of the
-        # previous local day comes after this day's midnight.
-        return instant.astimezone(self.zone).date() - _DAY
+        # Every window of an earlier day has closed by this day's midnight, which is
+        # never after ``instant``: that is how _instant places midnight, even where the
+        # clocks fall back across it.
+        return instant.astimezone(self.zone).date()
 
 
+WALL_CLOCK: Final = BusinessCalendar()
+"""Every instant counts (Walmart's and Amazon's deadlines)."""
+
+
+# Memoised: the SLA ticker evaluates every open conversation against the same few
+# dates, and converting a wall-clock time through a zone is most of the cost.
+@lru_cache(maxsize=4096)
 def _instant(day: date, offset: timedelta, zone: tzinfo) -> datetime:
     """The first instant whose wall-clock time in ``zone`` is at least ``day`` + ``offset``."""
     wall = datetime.combine(day, datetime.min.time()) + offset
@@ -224,7 +252,11 @@ def _utc(moment: datetime, name: str) -> datetime:
 def add_business_time(
     start: datetime, allowance: timedelta, calendar: BusinessCalendar
 ) -> datetime:
-    """When ``allowance`` of business time after ``start`` runs out, in the calendar's zone.
+    """When ``allowance`` of business time after ``start`` runs out, as a UTC instant.
+
+    UTC, not the calendar's zone, because Python compares two datetimes of the same
+    zone by their wall-clock reading: in the hour repeated when clocks fall back,
+    01:00 the second time would sort before 01:30 the first time. Convert for display.
 
     An allowance that runs out exactly when a window closes is due at the close, not
     at the next opening; a start outside the hours counts from the next opening.
@@ -233,7 +265,7 @@ def add_business_time(
     if allowance < _NONE:
         raise ValueError(f"the allowance must not be negative, got {allowance}")
     if not allowance or calendar.is_wall_clock:
-        return (moment + allowance).astimezone(calendar.zone)
+        return moment + allowance
     left = allowance
     day = calendar._first_day(moment)
     begin = calendar._midnight(day)
@@ -243,12 +275,12 @@ def add_business_time(
         if whole is not None and moment <= begin and left > whole:
             left -= whole
         else:
-            for opens, closes in calendar._spans(day):
+            for opens, closes in calendar._spans(day, begin, end):
                 if closes <= moment:
                     continue
                 opens = max(opens, moment)
                 if left <= closes - opens:
-                    return (opens + left).astimezone(calendar.zone)
+                    return opens + left
                 left -= closes - opens
         day, begin = day + _DAY, end
     raise CalendarError(
@@ -273,7 +305,7 @@ def business_time_between(a: datetime, b: datetime, calendar: BusinessCalendar) 
         if whole is not None and start <= begin and end <= stop:
             total += whole
         else:
-            for opens, closes in calendar._spans(day):
+            for opens, closes in calendar._spans(day, begin, end):
                 total += max(_NONE, min(closes, stop) - max(opens, start))
         day, begin = day + _DAY, end
     return total

@@ -22,7 +22,7 @@ from dataclasses import dataclass
 from datetime import timedelta
 from typing import Final, Literal
 
-from maild.sla.business_time import BusinessCalendar
+from maild.sla.business_time import WALL_CLOCK, BusinessCalendar
 
 ClockName = Literal["platform", "internal"]
 DEFAULT_KIND: Final = "default"
@@ -33,7 +33,7 @@ class ClockPolicy:
     """One clock: an allowance per kind (``default`` always among them) and its calendar."""
 
     allowances: Mapping[str, timedelta]
-    calendar: BusinessCalendar = BusinessCalendar()
+    calendar: BusinessCalendar = WALL_CLOCK
 
     def __post_init__(self) -> None:
         if DEFAULT_KIND not in self.allowances:

@@ -37,7 +37,7 @@ from pydantic import (
     model_validator,
 )
 
-from maild.sla.business_time import BusinessCalendar, Window
+from maild.sla.business_time import ALL_DAY, BusinessCalendar, Window, sorted_hours
 from maild.sla.policy import DEFAULT_KIND, ClockPolicy, SlaPolicy
 from maild.sla.public_holidays import PublicHolidays
 
@@ -97,12 +97,9 @@ def _days(days: tuple[date, ...]) -> tuple[date, ...]:
     return days
 
 
-def _sorted_windows(windows: tuple[Window, ...]) -> tuple[Window, ...]:
-    ordered = tuple(sorted(windows))
-    for before, after in zip(ordered, ordered[1:], strict=False):
-        if after.start < before.end:
-            raise ValueError(f"windows {before} and {after} overlap")
-    return ordered
+def _region(region: str) -> str:
+    PublicHolidays.parse(region)
+    return region
 
 
 def _name(name: str) -> str:
@@ -125,7 +122,7 @@ def _kind(kind: str) -> str:
 
 Duration = Annotated[timedelta, BeforeValidator(_duration)]
 Hours = Annotated[
-    tuple[Annotated[Window, BeforeValidator(_window)], ...], AfterValidator(_sorted_windows)
+    tuple[Annotated[Window, BeforeValidator(_window)], ...], AfterValidator(sorted_hours)
 ]
 Day = Annotated[date, BeforeValidator(_day)]
 Days = Annotated[tuple[Day, ...], AfterValidator(_days)]
@@ -141,7 +138,7 @@ class CalendarSettings(_Strict):
     """When a clock counts; without a calendar a clock counts every hour (wall clock)."""
 
     timezone: Annotated[str, StringConstraints(max_length=64), AfterValidator(_zone)] = "UTC"
-    hours: Hours = ("00:00-24:00",)  # type: ignore[assignment]  # validated like the file's
+    hours: Hours = ALL_DAY
     mon: Hours | None = None
     tue: Hours | None = None
     wed: Hours | None = None
@@ -152,14 +149,12 @@ class CalendarSettings(_Strict):
     holidays: Days = ()
     extra_working_days: Days = ()
     extra_day_hours: Hours | None = None
-    public_holidays: Annotated[str, StringConstraints(max_length=12)] | None = None
-
-    model_config = ConfigDict(validate_default=True)
+    public_holidays: (
+        Annotated[str, StringConstraints(max_length=12), AfterValidator(_region)] | None
+    ) = None
 
     @model_validator(mode="after")
     def _usable(self) -> CalendarSettings:
-        if self.public_holidays is not None:
-            PublicHolidays.parse(self.public_holidays)
         self.to_calendar()  # raises ValueError for no working time, a date on both lists
         return self
 
@@ -174,7 +169,9 @@ class CalendarSettings(_Strict):
             holidays=frozenset(self.holidays),
             extra_working_days=frozenset(self.extra_working_days),
             extra_day_hours=self.extra_day_hours,
-            public=None if self.public_holidays is None else PublicHolidays.parse(self.public_holidays),
+            public=None
+            if self.public_holidays is None
+            else PublicHolidays.parse(self.public_holidays),
         )
 
 

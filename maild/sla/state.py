@@ -19,9 +19,10 @@ __all__ = [
     "deadlines",
     "evaluate",
     "first_response",
+    "state_at",
 ]
 
-from collections.abc import Iterable
+from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
 from typing import Literal
@@ -39,7 +40,7 @@ ClockStateName = Literal["ok", "due-soon", "overdue"]
 
 @dataclass(frozen=True, slots=True)
 class Deadline:
-    """When one clock's allowance runs out, and which kind's allowance it was."""
+    """When one clock's allowance runs out (``due``, a UTC instant) and for which kind."""
 
     clock: ClockName
     kind: str
@@ -94,22 +95,32 @@ def deadlines(received: datetime, kinds: Iterable[str], policy: SlaPolicy) -> tu
 def evaluate(
     awaiting_since: datetime | None, kinds: Iterable[str], policy: SlaPolicy, now: datetime
 ) -> SlaState:
-    """The SLA state at ``now``: ``answered`` if nothing waits, else from the first deadline.
-
-    A clock is ``overdue`` once ``now`` is past its due time (a reply at the due
-    instant is on time) and ``due-soon`` when at most ``policy.due_soon_ratio`` of its
-    allowance is left, in business time.
-    """
-    if now.tzinfo is None or now.utcoffset() is None:
-        raise ValueError(f"now must be timezone-aware, got {now.isoformat()}")
+    """The SLA state at ``now``: ``answered`` if nothing waits, else from the first deadline."""
     if awaiting_since is None:
+        _aware(now)
         return SlaState("answered")
-    clocks = tuple(
-        _clock_state(deadline, policy.due_soon_ratio, now)
-        for deadline in deadlines(awaiting_since, kinds, policy)
-    )
+    return state_at(deadlines(awaiting_since, kinds, policy), policy.due_soon_ratio, now)
+
+
+def state_at(found: Sequence[Deadline], due_soon_ratio: float, now: datetime) -> SlaState:
+    """The state at ``now`` of deadlines computed earlier with :func:`deadlines`.
+
+    Deadlines stay put while a conversation waits, so a ticker can keep them and
+    compute only the time left on each pass. A clock is ``overdue`` once ``now`` is
+    past its due time (a reply at the due instant is on time) and ``due-soon`` when
+    at most ``due_soon_ratio`` of its allowance is left, in business time.
+    """
+    _aware(now)
+    if not found:
+        raise ValueError("a waiting conversation has at least one deadline")
+    clocks = tuple(_clock_state(deadline, due_soon_ratio, now) for deadline in found)
     first = min(clocks, key=lambda c: c.deadline.due)
     return SlaState(first.state, clocks)
+
+
+def _aware(now: datetime) -> None:
+    if now.tzinfo is None or now.utcoffset() is None:
+        raise ValueError(f"now must be timezone-aware, got {now.isoformat()}")
 
 
 def _clock_state(deadline: Deadline, due_soon_ratio: float, now: datetime) -> ClockState:

@@ -10,6 +10,7 @@ commits. Lookups are batched: one query per kind of fact, not one per message.
 __all__ = ["THREAD_BATCH", "thread_pending"]
 
 from collections.abc import Iterable, Sequence
+from dataclasses import dataclass, field
 from datetime import datetime
 from typing import Any
 
@@ -60,7 +61,7 @@ def thread_pending(session: Session, mailbox_id: int, now: datetime) -> int:
         return 0
     threader = Threader(_known(session, mailbox_id, incoming))
     actions = [action for message in incoming for action in threader.place(message)]
-    touched = _apply(session, mailbox_id, actions, incoming, now)
+    touched = _apply(session, mailbox_id, actions, now)
     _summarize(session, touched, now)
     session.commit()
     return len(incoming)
@@ -181,63 +182,77 @@ def _known_subjects(
             known.subject_threads[(address, key)] = (thread, last)
 
 
-def _apply(
-    session: Session,
-    mailbox_id: int,
-    actions: list[Action],
-    incoming: list[Incoming],
-    now: datetime,
-) -> set[int]:
+def _new_threads(
+    session: Session, mailbox_id: int, actions: list[Action], now: datetime
+) -> dict[int, int]:
+    """Insert every conversation the batch starts, at once; their ids by temporary id."""
+    keys = {a.thread: a.key for a in actions if isinstance(a, NewThread)}
+    if not keys:
+        return {}
+    session.execute(
+        _THREAD.insert(),
+        [
+            {"mailbox_id": mailbox_id, "key": key, "created_at": now, "updated_at": now}
+            for key in keys.values()
+        ],
+    )
+    by_key: dict[str, int] = {}
+    for chunk in _chunks(sorted(keys.values())):
+        rows = session.execute(
+            select(_THREAD.c.key, _THREAD.c.id).where(
+                _THREAD.c.mailbox_id == mailbox_id, _THREAD.c.key.in_(chunk)
+            )
+        )
+        by_key.update((key, thread) for key, thread in rows)
+    return {temp: by_key[key] for temp, key in keys.items()}
+
+
+@dataclass
+class _Pending:
+    """Rows written in batches; flushed before a merge, which must move them too."""
+
+    orders: list[dict[str, Any]] = field(default_factory=list)
+    links: list[dict[str, int]] = field(default_factory=list)
+    primary: list[dict[str, int]] = field(default_factory=list)
+
+    def flush(self, session: Session) -> None:
+        if self.orders:
+            session.execute(_THREAD_ORDER.insert(), self.orders)
+        if self.links:
+            session.execute(_MESSAGE_THREAD.insert(), self.links)
+            session.execute(
+                _MESSAGE.update().where(_MESSAGE.c.id == bindparam("_pk")), self.primary
+            )
+        self.orders, self.links, self.primary = [], [], []
+
+
+def _apply(session: Session, mailbox_id: int, actions: list[Action], now: datetime) -> set[int]:
     """Carry out the threader's actions; the threads whose summary must be redone."""
-    ids: dict[int, int] = {}
+    ids = _new_threads(session, mailbox_id, actions, now)
     touched: set[int] = set()
-    links: list[dict[str, int]] = []
-    primary: list[dict[str, int]] = []
+    pending = _Pending()
 
     def real(thread: int) -> int:
         return ids.get(thread, thread)
 
     for action in actions:
         match action:
-            case NewThread(thread=temp, key=key):
-                ids[temp] = session.execute(
-                    _THREAD.insert()
-                    .values(mailbox_id=mailbox_id, key=key, created_at=now, updated_at=now)
-                    .returning(_THREAD.c.id)
-                ).scalar_one()
             case AddOrders(thread=thread, orders=orders):
-                session.execute(
-                    _THREAD_ORDER.insert(),
-                    [
-                        {"mailbox_id": mailbox_id, "order_id": o, "thread_id": real(thread)}
-                        for o in orders
-                    ],
-                )
+                pending.orders += [
+                    {"mailbox_id": mailbox_id, "order_id": o, "thread_id": real(thread)}
+                    for o in orders
+                ]
             case Merge(source=source, target=target):
-                _flush_links(session, links, primary)
+                pending.flush(session)
                 _merge(session, real(source), real(target))
                 touched.discard(real(source))
                 touched.add(real(target))
             case Link(message=pk, threads=threads):
-                links += [{"message_pk": pk, "thread_id": real(t)} for t in threads]
-                primary.append({"_pk": pk, "thread_id": real(threads[0])})
+                pending.links += [{"message_pk": pk, "thread_id": real(t)} for t in threads]
+                pending.primary.append({"_pk": pk, "thread_id": real(threads[0])})
                 touched.update(real(t) for t in threads)
-    _flush_links(session, links, primary)
+    pending.flush(session)
     return touched
-
-
-def _flush_links(
-    session: Session, links: list[dict[str, int]], primary: list[dict[str, int]]
-) -> None:
-    """Write pending links, so a merge that follows moves them too."""
-    if links:
-        session.execute(_MESSAGE_THREAD.insert(), links)
-        session.execute(
-            _MESSAGE.update().where(_MESSAGE.c.id == bindparam("_pk")),
-            primary,
-        )
-    links.clear()
-    primary.clear()
 
 
 def _merge(session: Session, source: int, target: int) -> None:

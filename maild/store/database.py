@@ -39,6 +39,8 @@ _MESSAGE = core_table("message")
 _LOCATION = core_table("message_location")
 _MAILBOX = core_table("mailbox")
 _THREAD = core_table("thread")
+_FOLDER = core_table("folder")
+_MESSAGE_THREAD = core_table("message_thread")
 
 
 @dataclass(frozen=True, slots=True)
@@ -214,6 +216,26 @@ class Store:
             )
             session.commit()
         return found[0], messages
+
+    def inbound_locations(self, thread_id: int) -> dict[str, tuple[int, list[int]]]:
+        """Where a conversation's inbound messages are: folder -> (UIDVALIDITY, UIDs)."""
+        found: dict[str, tuple[int, list[int]]] = {}
+        with self._session() as session:
+            rows = session.execute(
+                select(_FOLDER.c.name, _LOCATION.c.uidvalidity, _LOCATION.c.uid)
+                .join(_FOLDER, _FOLDER.c.id == _LOCATION.c.folder_id)
+                .join(_MESSAGE, _MESSAGE.c.id == _LOCATION.c.message_pk)
+                .join(_MESSAGE_THREAD, _MESSAGE_THREAD.c.message_pk == _MESSAGE.c.id)
+                .where(
+                    _MESSAGE_THREAD.c.thread_id == thread_id,
+                    _MESSAGE.c.direction == "in",
+                    # Only the folder's current UIDVALIDITY names messages that exist.
+                    _LOCATION.c.uidvalidity == _FOLDER.c.uidvalidity,
+                )
+            )
+            for folder, uidvalidity, uid in rows:
+                found.setdefault(folder, (uidvalidity, []))[1].append(uid)
+        return found
 
     def thread_pending(self, now: datetime) -> int:
         """Put every processed, unthreaded message into its conversations; how many."""

@@ -13,6 +13,7 @@ from __future__ import annotations
 
 __all__ = ["Split", "split_quoted"]
 
+import functools
 import re
 from dataclasses import dataclass
 from typing import Final
@@ -48,8 +49,13 @@ class Split:
     quoted: str
 
 
+@functools.lru_cache(maxsize=8)
 def split_quoted(text: str) -> Split:
-    """Split ``text`` (already folded, so full-width ``＞`` and ``：`` are ASCII)."""
+    """Split ``text`` (already folded, so full-width ``＞`` and ``：`` are ASCII).
+
+    Cached: order IDs, tags and the customer's name each read the same message's own
+    text, and splitting is a scan of every line.
+    """
     lines = text.splitlines()
     own: list[str] = []
     quoted: list[str] = []

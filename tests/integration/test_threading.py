@@ -56,11 +56,14 @@ def arrive(account: ImapAccount, *messages: tuple[str, bytes]) -> None:
     asyncio.run(append_all())
 
 
-def run_once(account: ImapAccount, tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+def run_once(
+    account: ImapAccount, tmp_path: Path, monkeypatch: pytest.MonkeyPatch, imap_keys: str = ""
+) -> None:
     table = mailbox_table(account).replace(
         'address = "support@shop.example"\n',
         'address = "support@shop.example"\npreset = "douyin"\n',
     )
+    table += imap_keys
     config = write_config(tmp_path, table)
     monkeypatch.setenv(password_variable("shop"), account.password)
     assert main(["--config", str(config), "run", "--once"]) == 0
@@ -219,6 +222,7 @@ def test_threads_json_is_searchable_by_order_id_and_show_marks_the_conversation_
     assert main(["--config", config, "show", str(found["id"])]) == 0
     shown = capsys.readouterr().out
     assert "物流一直没更新" in shown and "<- 2026-06-01T02:01:00" in shown
+    assert not any(seen_flags(imap_account).values())  # mark_seen is off by default
 
     assert main(["--config", config, "threads", "--view", "unread", "--json"]) == 0
     assert [t["order_ids"] for t in json.loads(capsys.readouterr().out)] == [[ORDER]]
@@ -226,3 +230,44 @@ def test_threads_json_is_searchable_by_order_id_and_show_marks_the_conversation_
     assert main(["--config", config, "threads", "--subject", "物流"]) == 0
     table = capsys.readouterr().out.splitlines()
     assert len(table) == 2 and OTHER in table[1] and "response-needed" in table[1]
+
+
+def seen_flags(account: ImapAccount) -> dict[int, bool]:
+    """UID -> whether the server has \\Seen on it."""
+
+    async def fetch() -> dict[int, bool]:
+        async with imap_session(account) as client, asyncio.timeout(10):
+            await client.select("INBOX")
+            response = await client.uid("fetch", "1:*", "(FLAGS)")
+        flags = {}
+        for line in response.lines:
+            text = line.decode() if isinstance(line, bytes) else ""
+            if "FETCH" in text and "UID" in text:
+                uid = int(text.split("UID ")[1].split()[0].rstrip(")"))
+                flags[uid] = "\\Seen" in text
+        return flags
+
+    return asyncio.run(fetch())
+
+
+def test_show_sets_seen_on_the_server_only_when_the_mailbox_enables_it(
+    imap_account: ImapAccount,
+    tmp_path: Path,
+    monkeypatch: pytest.MonkeyPatch,
+    capsys: pytest.CaptureFixture[str],
+) -> None:
+    arrive(
+        imap_account,
+        ("INBOX", mail(1, "第一单", f"订单号：{ORDER} 没收到")),
+        ("INBOX", mail(2, "第二单", f"订单号：{OTHER} 没收到")),
+    )
+    run_once(imap_account, tmp_path, monkeypatch, imap_keys="mark_seen = true\n")
+    assert seen_flags(imap_account) == {1: False, 2: False}  # ingest never sets it
+    config = str(tmp_path / "maild.toml")
+    capsys.readouterr()
+    assert main(["--config", config, "threads", "--order-id", ORDER, "--json"]) == 0
+    [first] = json.loads(capsys.readouterr().out)
+
+    assert main(["--config", config, "show", str(first["id"])]) == 0
+
+    assert seen_flags(imap_account) == {1: True, 2: False}

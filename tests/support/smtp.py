@@ -11,6 +11,7 @@ import asyncio
 import logging
 import re
 import socket
+import ssl
 import threading
 from collections import deque
 from collections.abc import AsyncIterator, Iterator
@@ -121,11 +122,16 @@ class RecordingSMTPServer:
 @asynccontextmanager
 async def recording_smtp_server(
     handler: RecordingHandler | None = None,
+    *,
+    implicit_tls: ssl.SSLContext | None = None,
+    **session_options: Any,
 ) -> AsyncIterator[RecordingSMTPServer]:
     """Serve SMTP in the running event loop on a free loopback port.
 
     In-loop (as aiosmtplib's own tests do) so an in-process client and the server share
-    one loop and a test needs no threads or waits.
+    one loop and a test needs no threads or waits. ``implicit_tls`` makes it speak TLS
+    from the first byte (port 465 style); ``session_options`` go to each aiosmtpd
+    session (STARTTLS, AUTH).
     """
     loop = asyncio.get_running_loop()
     handler = handler or RecordingHandler()
@@ -133,11 +139,11 @@ async def recording_smtp_server(
 
     def new_session() -> SMTP:
         # An explicit loop and hostname: otherwise aiosmtpd looks both up itself.
-        session = SMTP(handler, hostname=SERVER_NAME, loop=loop)
+        session = SMTP(handler, hostname=SERVER_NAME, loop=loop, **session_options)
         sessions.append(session)
         return session
 
-    server = await loop.create_server(new_session, HOST, 0)
+    server = await loop.create_server(new_session, HOST, 0, ssl=implicit_tls)
     try:
         port: int = server.sockets[0].getsockname()[1]
         yield RecordingSMTPServer(HOST, port, handler)
