@@ -6,22 +6,25 @@ metrics exported; ``reprocess`` re-runs processing over stored messages without
 touching any server.
 """
 
-__all__ = ["OnceReport", "reprocess", "run_forever", "run_once"]
+__all__ = ["OnceReport", "exposition", "reprocess", "run_forever", "run_once"]
 
 import asyncio
 import logging
 from collections.abc import Sequence
 from dataclasses import dataclass
 
-from prometheus_client import CollectorRegistry, start_http_server
+from prometheus_client import CollectorRegistry, generate_latest
 
 from maild.config import Settings
-from maild.daemon import Daemon, Loader
+from maild.daemon import IDLE_RENEW_S, Daemon, Loader
+from maild.http_endpoints import Readiness, serve
 from maild.ingest.mailbox import MailboxSyncReport, record_metrics, sync_all
 from maild.ingest.pipeline import Processor, ProcessReport
 from maild.ingest.rules import rules_for
 from maild.ingest.sync import Clock
 from maild.metrics import Metrics
+from maild.sla.presets import mailbox_policies
+from maild.sla_ticker import SlaTicker
 from maild.store import Store
 from maild.tasks import cancel_and_wait
 
@@ -89,17 +92,69 @@ async def reprocess(
         processor.close()
 
 
+def exposition(settings: Settings, store: Store, clock: Clock) -> bytes:
+    """The metrics as a scrape would show them now, for ``maild metrics``.
+
+    Gauges come from the database (deadline states, oldest waits); counters and
+    histograms only count what happens in a running daemon, so they read 0 here.
+    """
+    registry = CollectorRegistry()
+    metrics = _metrics(settings, registry)
+    ticker = SlaTicker(store, metrics, {})
+    ticker.configure(mailbox_policies(settings))
+    ticker.tick(clock())
+    for state in store.stats().mailboxes.values():
+        for folder in state.folders:
+            if folder.last_sync is not None:
+                metrics.folder_synced(folder.mailbox, folder.folder, folder.last_sync.timestamp())
+    return generate_latest(registry)
+
+
+def _readiness(settings: Settings, store: Store, clock: Clock) -> Readiness:
+    """Ready: the database answers and every watched folder synced recently.
+
+    "Recently" is three poll intervals, at least ten minutes (a folder in IDLE syncs
+    every IDLE_RENEW_S when nothing arrives, and at least that long is allowed).
+    """
+
+    def problems() -> list[str]:
+        found: list[str] = []
+        stats = store.stats()
+        now = clock()
+        for name, mailbox in settings.mailboxes.items():
+            imap = mailbox.imap
+            limit = max(600.0, 3 * imap.poll_interval_s)
+            if imap.idle:
+                limit = max(limit, IDLE_RENEW_S + 300.0)
+            synced = (
+                {f.folder: f for f in stats.mailboxes[name].folders}
+                if name in stats.mailboxes
+                else {}
+            )
+            for folder in imap.folders:
+                state = synced.get(folder)
+                if state is None or state.last_sync is None:
+                    found.append(f"{name}/{folder}: not synced yet")
+                elif (now - state.last_sync).total_seconds() > limit:
+                    found.append(f"{name}/{folder}: last synced {state.last_sync.isoformat()}")
+        return found
+
+    return problems
+
+
 async def run_forever(
     settings: Settings, store: Store, clock: Clock, load: Loader | None = None
 ) -> None:
-    """The daemon, with its metrics exported for as long as it runs."""
+    """The daemon, with its metrics and health endpoints served for as long as it runs."""
     registry = CollectorRegistry()
     metrics = _metrics(settings, registry)
-    server, _thread = start_http_server(
-        settings.metrics.port, addr=settings.metrics.host, registry=registry
+    server = serve(
+        settings.metrics.host, settings.metrics.port, registry, _readiness(settings, store, clock)
     )
-    log.info("metrics listening address=%s", settings.metrics.listen)
+    host, port = server.server_address[:2]
+    log.info("metrics listening address=%s:%s", host, port)
     try:
         await Daemon(settings, store, clock, metrics, load=load).run()
     finally:
         server.shutdown()
+        server.server_close()

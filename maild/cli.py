@@ -24,7 +24,7 @@ from datetime import UTC, datetime
 from pathlib import Path
 
 from maild import __version__, thread_commands
-from maild.app import reprocess, run_forever, run_once
+from maild.app import exposition, reprocess, run_forever, run_once
 from maild.classify import commands as classify_commands
 from maild.classify.artifact import ModelError
 from maild.config import Settings, load_config
@@ -112,6 +112,12 @@ def _build_parser() -> argparse.ArgumentParser:
         "last error, read from the database.",
     )
     stats.add_argument("--json", action="store_true", help="print JSON for programs")
+    commands.add_parser(
+        "metrics",
+        help="print the Prometheus metrics once (deadline gauges from the database)",
+        description="Print the current exposition, as /metrics would serve it, for "
+        "scripts and debugging. Counters only count in a running daemon and read 0 here.",
+    )
     classify_commands.add_parsers(commands)
     thread_commands.add_parsers(commands)
     sla_commands.add_parsers(commands)
@@ -170,6 +176,15 @@ def _reprocess(settings: Settings, args: argparse.Namespace, _load: Loader) -> i
     return EX_OK
 
 
+def _metrics(settings: Settings, _args: argparse.Namespace, _load: Loader) -> int:
+    store = _open_store(settings)
+    try:
+        sys.stdout.write(exposition(settings, store, _utcnow).decode())
+    finally:
+        store.close()
+    return EX_OK
+
+
 def _stats(settings: Settings, args: argparse.Namespace, _load: Loader) -> int:
     store = _open_store(settings)
     try:
@@ -188,6 +203,7 @@ _CONFIGURED: dict[str, Callable[[Settings, argparse.Namespace, Loader], int]] = 
     "run": _run,
     "reprocess": _reprocess,
     "stats": _stats,
+    "metrics": _metrics,
     **thread_commands.HANDLERS,
 }
 _STANDALONE: dict[str, Callable[[argparse.Namespace], int]] = {

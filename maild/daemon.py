@@ -39,13 +39,16 @@ from maild.ingest.rules import rules_for
 from maild.ingest.sync import Clock, sync_folder
 from maild.metrics import Metrics
 from maild.oauth import TokenProvider, token_provider
+from maild.sla.presets import mailbox_policies
+from maild.sla_ticker import SLA_TICK_S, SlaTicker
 from maild.store import Store
 from maild.tasks import cancel_and_wait, sleep_unless
 
 log = logging.getLogger(__name__)
 
-# RFC 2177: a server may end an IDLE after 30 minutes; renewing earlier keeps it alive.
-IDLE_RENEW_S = 25 * 60.0
+# RFC 2177: a server may end an IDLE after 30 minutes. Renewing every 5 minutes, with a
+# sync, also refreshes the folder's last-sync time, which alerts page on after 10.
+IDLE_RENEW_S = 5 * 60.0
 # A stopping folder task gets this long to land what it fetched; then it is cancelled.
 # Below systemd's and the issue's 10 s budget for the whole shutdown.
 STOP_GRACE_S = 7.0
@@ -96,6 +99,9 @@ class Daemon:
         self._stopping = asyncio.Event()
         self._reload_lock = asyncio.Lock()
         self._reloads: set[asyncio.Task[None]] = set()
+        self._changed = asyncio.Event()
+        self._sla = SlaTicker(store, metrics, {})
+        self._sla.configure(mailbox_policies(settings))
 
     async def run(self) -> None:
         """Run until SIGTERM or SIGINT (or :meth:`stop`), then shut down cleanly."""
@@ -105,6 +111,7 @@ class Daemon:
         loop.add_signal_handler(signal.SIGHUP, self.reload)
         self._landed.set()  # whatever an earlier run left unprocessed
         processing = asyncio.create_task(self._process_forever())
+        ticking = asyncio.create_task(self._sla_forever())
         try:
             for name, settings in self._settings.mailboxes.items():
                 self._start(name, settings)
@@ -117,6 +124,7 @@ class Daemon:
             for reload in list(self._reloads):
                 await cancel_and_wait(reload)
             await asyncio.gather(*(self._stop_mailbox(name) for name in list(self._running)))
+            await cancel_and_wait(ticking)
             await cancel_and_wait(processing)
             await asyncio.to_thread(self._processor.close)
         log.info("maild stopped")
@@ -211,6 +219,7 @@ class Daemon:
                     stop=running.stop,
                 )
                 record_folder(self._metrics, result)
+                self._metrics.ingest_lag(name, result.lags)
                 self._metrics.folder_synced(name, folder, self._clock().timestamp())
                 healthy()
                 if imap_settings.idle and imap.supports_idle:
@@ -234,6 +243,7 @@ class Daemon:
             try:
                 await self._processor.run()
                 failures = 0
+                self._changed.set()
                 continue
             except BrokenProcessPool:
                 log.error("a parse worker died; starting new workers")
@@ -245,6 +255,22 @@ class Daemon:
             failures += 1
             await sleep_unless(self._stopping, self._backoff.delay(failures, self._draw()))
             self._landed.set()
+
+    async def _sla_forever(self) -> None:
+        """Recompute the deadline gauges every SLA_TICK_S, and soon after mail is processed."""
+        while not self._stopping.is_set():
+            try:
+                await asyncio.to_thread(self._sla.tick, self._clock())
+            except MaildError as exc:
+                log.error("sla gauges not updated error=%s", exc)
+            except Exception:
+                log.exception("sla ticker crashed")
+            woken = asyncio.ensure_future(self._changed.wait())
+            try:
+                await asyncio.wait({woken}, timeout=SLA_TICK_S)
+            finally:
+                woken.cancel()
+            self._changed.clear()
 
     async def _reload(self) -> None:
         async with self._reload_lock:
@@ -295,6 +321,8 @@ class Daemon:
             self._metrics.mailbox_configured(name, settings.imap.folders)
             self._start(name, settings)
         self._processor.rules = rules
+        self._sla.configure(mailbox_policies(new))
+        self._changed.set()
         self._settings = new
         log.info(
             "config reloaded added=%d removed=%d changed=%d unchanged=%d",

@@ -9,7 +9,14 @@ __all__ = ["Metrics"]
 
 import contextlib
 
-from prometheus_client import CollectorRegistry, Counter, Gauge
+from prometheus_client import CollectorRegistry, Counter, Gauge, Histogram
+
+from maild import __version__
+from maild.sla.snapshot import DUE_BUCKETS, STATES, Snapshot
+
+# First replies are judged against 2 h, 24 h and 48 h deadlines: each is a bucket edge.
+_RESPONSE_BUCKETS = (300, 900, 1800, 3600, 7200, 14400, 28800, 43200, 86400, 172800, 345600)
+_LAG_BUCKETS = (0.5, 1, 2, 5, 10, 30, 60, 300, 900, 3600)
 
 
 class Metrics:
@@ -58,6 +65,75 @@ class Metrics:
             ["mailbox"],
             registry=registry,
         )
+        self._classified = Counter(
+            "maild_messages_classified_total",
+            "Inbound messages the classifier labelled, per label (ham included).",
+            ["label"],
+            registry=registry,
+        )
+        self._lag = Histogram(
+            "maild_ingest_lag_seconds",
+            "From a message's arrival on the server to its landing in maild's database.",
+            ["mailbox"],
+            buckets=_LAG_BUCKETS,
+            registry=registry,
+        )
+        self._awaiting = Gauge(
+            "maild_conversations_awaiting",
+            "Conversations waiting for a reply, per mailbox, kind and deadline state.",
+            ["mailbox", "kind", "state"],
+            registry=registry,
+        )
+        self._due_within = Gauge(
+            "maild_conversations_due_within",
+            "Conversations not yet overdue whose deadline falls within the bucket.",
+            ["mailbox", "due_bucket"],
+            registry=registry,
+        )
+        self._oldest = Gauge(
+            "maild_oldest_awaiting_timestamp_seconds",
+            "When the oldest customer message still waiting for a reply arrived (0: none).",
+            ["mailbox"],
+            registry=registry,
+        )
+        self._next_deadline = Gauge(
+            "maild_next_deadline_timestamp_seconds",
+            "The earliest deadline still ahead (Unix time; 0: none).",
+            ["mailbox"],
+            registry=registry,
+        )
+        self._first_response = Histogram(
+            "maild_first_response_business_seconds",
+            "Business time from a customer's message to the seller's first reply.",
+            ["mailbox", "kind"],
+            buckets=_RESPONSE_BUCKETS,
+            registry=registry,
+        )
+        self._in_time = Gauge(
+            "maild_platform_answered_in_time_ratio",
+            "Share of replies within the platform deadline, over the last 30 days seen.",
+            ["mailbox"],
+            registry=registry,
+        )
+        self._outbound_blocked = Counter(
+            "maild_outbound_blocked_total",
+            "Outbound replies refused by the policy, per rule.",
+            ["mailbox", "rule"],
+            registry=registry,
+        )
+        self._outbound_failed = Counter(
+            "maild_outbound_failed_total",
+            "Outbound replies that could not be delivered after their retries.",
+            ["mailbox"],
+            registry=registry,
+        )
+        Gauge(
+            "maild_build_info",
+            "The maild version running (always 1).",
+            ["version"],
+            registry=registry,
+        ).labels(__version__).set(1)
+        self._kinds: dict[str, frozenset[str]] = {}
         for outcome in ("processed", "quarantined"):
             self._processed.labels(outcome)
 
@@ -71,8 +147,54 @@ class Metrics:
             self._uidvalidity.labels(mailbox, folder)
             self._last_sync.labels(mailbox, folder)
 
+    def sla_configured(self, mailbox: str, kinds: frozenset[str]) -> None:
+        """Create a mailbox's SLA series at 0: every kind x state and every due bucket."""
+        self._kinds[mailbox] = kinds
+        for kind in kinds:
+            for state in STATES:
+                self._awaiting.labels(mailbox, kind, state)
+        for bucket, _ in DUE_BUCKETS:
+            self._due_within.labels(mailbox, bucket)
+        for gauge in (self._oldest, self._next_deadline):
+            gauge.labels(mailbox)
+        self._outbound_failed.labels(mailbox)
+
+    def sla_snapshot(self, shot: Snapshot) -> None:
+        for mailbox, kinds in self._kinds.items():
+            for kind in kinds:
+                for state in STATES:
+                    value = shot.awaiting.get((mailbox, kind, state), 0)
+                    self._awaiting.labels(mailbox, kind, state).set(value)
+            for bucket, _ in DUE_BUCKETS:
+                count = shot.due_within.get((mailbox, bucket), 0)
+                self._due_within.labels(mailbox, bucket).set(count)
+            oldest, soonest = shot.oldest.get(mailbox), shot.next_deadline.get(mailbox)
+            self._oldest.labels(mailbox).set(oldest.timestamp() if oldest else 0)
+            self._next_deadline.labels(mailbox).set(soonest.timestamp() if soonest else 0)
+
+    def first_response(self, mailbox: str, kind: str, seconds: float) -> None:
+        self._first_response.labels(mailbox, kind).observe(seconds)
+
+    def answered_in_time(self, mailbox: str, ratio: float) -> None:
+        self._in_time.labels(mailbox).set(ratio)
+
+    def classified(self, counts: dict[str, int]) -> None:
+        for label, count in counts.items():
+            self._classified.labels(label).inc(count)
+
+    def ingest_lag(self, mailbox: str, lags: tuple[float, ...]) -> None:
+        for lag in lags:
+            self._lag.labels(mailbox).observe(max(lag, 0.0))
+
     def mailbox_removed(self, mailbox: str, folders: tuple[str, ...]) -> None:
         """Drop a mailbox's series when a reload removes it, so no stale gauge lingers."""
+        for kind in self._kinds.pop(mailbox, frozenset()):
+            for state in STATES:
+                _discard(self._awaiting, mailbox, kind, state)
+        for bucket, _ in DUE_BUCKETS:
+            _discard(self._due_within, mailbox, bucket)
+        for series in (self._oldest, self._next_deadline, self._in_time, self._outbound_failed):
+            _discard(series, mailbox)
         for series in (self._landed, self._duplicates, self._oauth_token):
             _discard(series, mailbox)
         for kind in ("transient", "permanent"):
@@ -103,6 +225,6 @@ class Metrics:
         self._processed.labels("quarantined").inc(quarantined)
 
 
-def _discard(series: Counter | Gauge, *labels: str) -> None:
+def _discard(series: Counter | Gauge | Histogram, *labels: str) -> None:
     with contextlib.suppress(KeyError):
         series.remove(*labels)

@@ -5,16 +5,24 @@ __all__ = ["HANDLERS", "add_parsers"]
 import argparse
 import asyncio
 import sys
-from collections.abc import Callable
+from collections.abc import Callable, Sequence
 from datetime import UTC, datetime
 
 from maild.config import Settings
 from maild.daemon import Loader
 from maild.errors import MaildError
 from maild.ingest.seen import mark_seen_on_server
+from maild.sla.presets import mailbox_policies
+from maild.sla.state import SlaState, evaluate
 from maild.store import Store
-from maild.store.thread_views import VIEWS, ThreadQuery
-from maild.views import conversation_as_json, thread_as_text, threads_as_json, threads_as_table
+from maild.store.thread_views import VIEWS, ThreadQuery, ThreadRow
+from maild.views import (
+    States,
+    conversation_as_json,
+    thread_as_text,
+    threads_as_json,
+    threads_as_table,
+)
 
 EX_OK = 0
 EX_PROBLEMS = 1
@@ -81,8 +89,33 @@ def _threads(settings: Settings, args: argparse.Namespace, _load: Loader) -> int
         rows = store.threads(query)
     finally:
         store.close()
-    print(threads_as_json(rows) if args.json else threads_as_table(rows, datetime.now(UTC)))
+    now = _utcnow()
+    states = _states(settings, rows, now)
+    # Soonest deadline first, then the latest message (DOMAIN.md: every view shows the
+    # time left); conversations nothing is due for follow.
+    rows.sort(key=lambda r: (_due_key(states.get(r.id)), _latest_first(r)))
+    print(threads_as_json(rows, states) if args.json else threads_as_table(rows, states, now))
     return EX_OK
+
+
+def _states(settings: Settings, rows: Sequence[ThreadRow], now: datetime) -> States:
+    policies = mailbox_policies(settings)
+    states: dict[int, SlaState | None] = {}
+    for row in rows:
+        policy = policies.get(row.mailbox)
+        states[row.id] = (
+            None if policy is None else evaluate(row.awaiting_since, row.labels, policy, now)
+        )
+    return states
+
+
+def _due_key(state: SlaState | None) -> tuple[bool, float]:
+    due = None if state is None else state.due
+    return (due is None, 0.0 if due is None else due.timestamp())
+
+
+def _latest_first(row: ThreadRow) -> float:
+    return -(row.last_message_at.timestamp() if row.last_message_at else 0.0)
 
 
 def _utcnow() -> datetime:
@@ -100,12 +133,18 @@ def _show(settings: Settings, args: argparse.Namespace, _load: Loader) -> int:
     if found is None:
         raise MaildError(f"no conversation {args.thread_id}")
     row, messages = found
+    state = _states(settings, [row], _utcnow()).get(row.id)
     if mailbox is not None and mailbox.imap.mark_seen and locations:
         try:
             asyncio.run(mark_seen_on_server(row.mailbox, mailbox, locations, _utcnow))
         except MaildError as exc:  # the conversation was shown; only the server flag failed
             print(f"maild: warning: could not mark it seen on the server: {exc}", file=sys.stderr)
-    print(conversation_as_json(row, messages) if args.json else thread_as_text(row, messages))
+    shown = (
+        conversation_as_json(row, state, messages)
+        if args.json
+        else thread_as_text(row, state, messages)
+    )
+    print(shown)
     return EX_OK
 
 

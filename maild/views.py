@@ -15,11 +15,15 @@ __all__ = [
 
 import json
 import unicodedata
-from collections.abc import Sequence
+from collections.abc import Mapping, Sequence
 from datetime import datetime, timedelta
 from typing import Any
 
+from maild.sla.state import SlaState
 from maild.store.thread_views import ShownMessage, ThreadRow
+
+# Each conversation's reply-deadline state by its id; None: its mailbox has no policy.
+States = Mapping[int, SlaState | None]
 
 _COLUMNS = (("MAILBOX", 14), ("ORDER", 21), ("CUSTOMER", 22), ("SUBJECT", 36), ("MSGS", 4))
 
@@ -28,7 +32,29 @@ def _iso(value: datetime | None) -> str | None:
     return None if value is None else value.isoformat(timespec="seconds")
 
 
-def thread_as_dict(row: ThreadRow) -> dict[str, Any]:
+def _sla(state: SlaState | None) -> dict[str, Any]:
+    if state is None:
+        return {"due": None, "sla_state": None, "time_left_s": None, "clocks": []}
+    first = state.first
+    return {
+        "due": _iso(state.due),
+        "sla_state": state.state,
+        "time_left_s": None if first is None else int(first.wall_left.total_seconds()),
+        "clocks": [
+            {
+                "clock": c.deadline.clock,
+                "kind": c.deadline.kind,
+                "due": _iso(c.deadline.due),
+                "state": c.state,
+                "business_left_s": int(c.business_left.total_seconds()),
+                "wall_left_s": int(c.wall_left.total_seconds()),
+            }
+            for c in state.clocks
+        ],
+    }
+
+
+def thread_as_dict(row: ThreadRow, state: SlaState | None = None) -> dict[str, Any]:
     return {
         "id": row.id,
         "mailbox": row.mailbox,
@@ -45,20 +71,23 @@ def thread_as_dict(row: ThreadRow) -> dict[str, Any]:
         "last_message_at": _iso(row.last_message_at),
         "sub_orders": row.sub_orders,
         "after_sale_sub_orders": row.after_sale_sub_orders,
-        # Reply deadlines come with the SLA clock; until then no conversation has one.
-        "due": None,
+        **_sla(state),
     }
 
 
-def threads_as_json(rows: Sequence[ThreadRow]) -> str:
-    return json.dumps([thread_as_dict(row) for row in rows], ensure_ascii=False, indent=2)
+def threads_as_json(rows: Sequence[ThreadRow], states: States) -> str:
+    return json.dumps(
+        [thread_as_dict(row, states.get(row.id)) for row in rows], ensure_ascii=False, indent=2
+    )
 
 
-def conversation_as_json(row: ThreadRow, messages: Sequence[ShownMessage]) -> str:
+def conversation_as_json(
+    row: ThreadRow, state: SlaState | None, messages: Sequence[ShownMessage]
+) -> str:
     """``maild show --json``: the conversation as in ``threads --json``, and its messages."""
     return json.dumps(
         {
-            "thread": thread_as_dict(row),
+            "thread": thread_as_dict(row, state),
             "messages": [
                 {
                     "direction": m.direction,
@@ -94,19 +123,24 @@ def _cell(text: str, width: int) -> str:
     return text + " " * (width - _width(text))
 
 
-def _waited(since: datetime | None, now: datetime) -> str:
-    if since is None:
-        return "-"
-    waited = max(now - since, timedelta(0))
-    hours, rest = divmod(int(waited.total_seconds()), 3600)
+def _span(delta: timedelta) -> str:
+    hours, rest = divmod(int(max(delta, timedelta(0)).total_seconds()), 3600)
     return f"{hours // 24}d{hours % 24}h" if hours >= 24 else f"{hours}h{rest // 60:02d}m"
 
 
-def threads_as_table(rows: Sequence[ThreadRow], now: datetime) -> str:
+def time_left(state: SlaState | None) -> str:
+    """What the marketplace's indicator shows: the time left, or OVERDUE."""
+    first = None if state is None else state.first
+    if state is None or first is None:
+        return "-"
+    return "OVERDUE" if state.state == "overdue" else _span(first.wall_left)
+
+
+def threads_as_table(rows: Sequence[ThreadRow], states: States, now: datetime) -> str:
     if not rows:
         return "no conversations"
     header = "  ".join(_cell(name, width) for name, width in _COLUMNS)
-    lines = [f"{'ID':>6}  {header}  STATE            WAITING"]
+    lines = [f"{'ID':>6}  {header}  STATE            WAITING  LEFT"]
     for row in rows:
         orders = ", ".join(row.order_ids) or "-"
         cells = (row.mailbox, orders, row.customer or "-", row.subject or "-", str(row.messages))
@@ -114,17 +148,24 @@ def threads_as_table(rows: Sequence[ThreadRow], now: datetime) -> str:
             _cell(text, width) for text, (_, width) in zip(cells, _COLUMNS, strict=True)
         )
         unread = "*" if row.unread else " "
-        state = _cell(row.state, 16)
-        lines.append(f"{row.id:>5}{unread}  {body}  {state} {_waited(row.awaiting_since, now)}")
+        waited = "-" if row.awaiting_since is None else _span(now - row.awaiting_since)
+        left = time_left(states.get(row.id))
+        lines.append(
+            f"{row.id:>5}{unread}  {body}  {_cell(row.state, 16)} {_cell(waited, 8)} {left}"
+        )
     return "\n".join(lines)
 
 
-def thread_as_text(row: ThreadRow, messages: Sequence[ShownMessage]) -> str:
+def thread_as_text(row: ThreadRow, state: SlaState | None, messages: Sequence[ShownMessage]) -> str:
     orders = ", ".join(row.order_ids) or "none"
     lines = [
         f"conversation {row.id} in {row.mailbox}: {row.subject or '(no subject)'}",
         f"customer: {row.customer or '-'}   orders: {orders}   state: {row.state}",
     ]
+    for clock in () if state is None else state.clocks:
+        due = _iso(clock.deadline.due)
+        left = "OVERDUE" if clock.state == "overdue" else f"{_span(clock.wall_left)} left"
+        lines.append(f"{clock.deadline.clock} deadline: {due} ({clock.deadline.kind}, {left})")
     if row.sub_order_ids:
         lines.append(
             f"sub-orders: {', '.join(row.sub_order_ids)} "

@@ -125,4 +125,5 @@ class Processor:
             log.warning("message quarantined pk=%d reason=%s", pk, reason)
         if self._metrics is not None:
             self._metrics.processed(batch.processed, len(batch.quarantined))
+            self._metrics.classified(dict(batch.classified))
         return ProcessReport(batch.processed, len(batch.quarantined))

@@ -34,6 +34,9 @@ class FolderSyncResult:
     stored: int
     duplicates: int
     uidvalidity_changed: bool
+    # Seconds from arrival on the server to landing, for mail new since the last sync;
+    # empty on a first sync or a resync, where it would measure the mailbox's age.
+    lags: tuple[float, ...] = ()
 
 
 @dataclass(frozen=True, slots=True)
@@ -77,6 +80,12 @@ async def _fetch_complete(imap: ImapClient, uids: Sequence[int]) -> list[Fetched
     return fetched
 
 
+def _lags(messages: Sequence[RawMessage], landed_at: datetime) -> list[float]:
+    return [
+        (landed_at - m.internaldate).total_seconds() for m in messages if m.internaldate is not None
+    ]
+
+
 def _batches(uids: list[int], size: int, stop: asyncio.Event | None) -> Iterator[list[int]]:
     for start in range(0, len(uids), size):
         if stop is not None and stop.is_set():
@@ -110,6 +119,8 @@ async def sync_folder(
     uids = await imap.uids_from(first) if selected.exists else []
     totals = [0, 0, 0]
     changed = False
+    incremental = same_validity and state.last_uid > 0
+    lags: list[float] = []
 
     async def land(prepared: PreparedBatch) -> None:
         nonlocal changed
@@ -125,6 +136,7 @@ async def sync_folder(
         )
         totals[1] += result.stored
         totals[2] += result.duplicates
+        lags.extend(_lags(prepared.messages, clock()) if incremental else ())
         changed = changed or result.uidvalidity_changed
         if on_landed is not None:
             on_landed()
@@ -163,4 +175,4 @@ async def sync_folder(
         folder,
         *totals,
     )
-    return FolderSyncResult(mailbox, folder, totals[0], totals[1], totals[2], changed)
+    return FolderSyncResult(mailbox, folder, totals[0], totals[1], totals[2], changed, tuple(lags))

@@ -25,6 +25,7 @@ import functools
 import os
 import signal
 import sys
+from collections import Counter
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from datetime import datetime
@@ -56,6 +57,7 @@ class BatchReport:
 
     processed: int
     quarantined: tuple[tuple[int, str], ...]
+    classified: tuple[tuple[str, int], ...] = ()
 
 
 def worker_init(parent: int) -> None:
@@ -166,7 +168,8 @@ def process_batch(
     store.save_processed(outcomes, now)
     store.thread_pending(now)
     quarantined = tuple((o.pk, o.error or "") for o in outcomes if o.parsed is None)
-    return BatchReport(len(outcomes) - len(quarantined), quarantined)
+    labels = Counter(o.verdict.label for o in outcomes if o.verdict is not None)
+    return BatchReport(len(outcomes) - len(quarantined), quarantined, tuple(labels.items()))
 
 
 def process_in_worker(

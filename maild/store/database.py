@@ -217,6 +217,16 @@ class Store:
             session.commit()
         return found[0], messages
 
+    def awaiting(self) -> list[tuple[int, str, datetime, tuple[str, ...]]]:
+        """Conversations waiting for a reply: (id, mailbox, waiting since, tags)."""
+        with self._session() as session:
+            return thread_views.awaiting(session)
+
+    def replied(self, thread_ids: Sequence[int]) -> dict[int, datetime]:
+        """When each of these conversations last got a reply from the seller, if ever."""
+        with self._session() as session:
+            return thread_views.replied(session, thread_ids)
+
     def inbound_locations(self, thread_id: int) -> dict[str, tuple[int, list[int]]]:
         """Where a conversation's inbound messages are: folder -> (UIDVALIDITY, UIDs)."""
         found: dict[str, tuple[int, list[int]]] = {}

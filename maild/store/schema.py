@@ -8,13 +8,15 @@ by a newer maild), is refused: guessing there is how data gets dropped.
 __all__ = ["current_revision", "head_revision", "upgrade"]
 
 import logging
+from collections.abc import Iterator
+from contextlib import contextmanager
 from pathlib import Path
 
 from alembic import command
 from alembic.config import Config
 from alembic.runtime.migration import MigrationContext
 from alembic.script import ScriptDirectory
-from sqlalchemy import Engine, inspect, text
+from sqlalchemy import Connection, Engine, inspect, text
 from sqlalchemy.exc import SQLAlchemyError
 
 from maild.errors import StoreError
@@ -44,26 +46,55 @@ def current_revision(engine: Engine) -> str | None:
         return MigrationContext.configure(connection).get_current_revision()
 
 
+def _check(connection: Connection, known: set[str]) -> str | None:
+    found = MigrationContext.configure(connection).get_current_revision()
+    if found is None and inspect(connection).get_table_names():
+        raise StoreError(
+            "the database has tables but no maild schema revision; "
+            "refusing to touch it (point database.url at an empty or maild database)"
+        )
+    if found is not None and found not in known:
+        raise StoreError(
+            f"the database schema revision {found!r} is newer than this maild "
+            "understands; upgrade maild instead of opening it with an older one"
+        )
+    return found
+
+
+@contextmanager
+def _one_transaction(engine: Engine) -> Iterator[Connection]:
+    """A connection whose every statement, DDL included, commits together or not at all.
+
+    Python's sqlite3 commits before each CREATE or ALTER on its own, so a maild killed
+    mid-migration left tables without a revision, which the next start refuses. On
+    SQLite the driver's own transaction handling is switched off and one BEGIN
+    IMMEDIATE spans the whole upgrade. PostgreSQL's DDL is transactional already; its
+    advisory lock makes instances that start together migrate one at a time.
+    """
+    with engine.connect() as base:
+        if base.dialect.name != "sqlite":
+            with base.begin():
+                lock = text("SELECT pg_advisory_xact_lock(:key)")
+                base.execute(lock, {"key": _PG_MIGRATION_LOCK})
+                yield base
+            return
+        connection = base.execution_options(isolation_level="AUTOCOMMIT")
+        connection.exec_driver_sql("BEGIN IMMEDIATE")
+        try:
+            yield connection
+        except BaseException:
+            connection.exec_driver_sql("ROLLBACK")
+            raise
+        connection.exec_driver_sql("COMMIT")
+
+
 def upgrade(engine: Engine, target: str = "head") -> None:
     """Upgrade to ``target`` (tests pass an older revision to build old databases)."""
     config = _config()
     known = {rev.revision for rev in ScriptDirectory.from_config(config).walk_revisions()}
     try:
-        with engine.begin() as connection:
-            if connection.dialect.name == "postgresql":
-                lock = text("SELECT pg_advisory_xact_lock(:key)")
-                connection.execute(lock, {"key": _PG_MIGRATION_LOCK})
-            found = MigrationContext.configure(connection).get_current_revision()
-            if found is None and inspect(connection).get_table_names():
-                raise StoreError(
-                    "the database has tables but no maild schema revision; "
-                    "refusing to touch it (point database.url at an empty or maild database)"
-                )
-            if found is not None and found not in known:
-                raise StoreError(
-                    f"the database schema revision {found!r} is newer than this maild "
-                    "understands; upgrade maild instead of opening it with an older one"
-                )
+        with _one_transaction(engine) as connection:
+            found = _check(connection, known)
             config.attributes["connection"] = connection
             command.upgrade(config, target)
     except SQLAlchemyError as exc:

@@ -260,3 +260,34 @@ def thread_messages(session: Session, thread_id: int) -> list[ShownMessage]:
         )
         for row in rows
     ]
+
+
+def awaiting(session: Session) -> list[tuple[int, str, datetime, tuple[str, ...]]]:
+    t = _THREAD.c
+    rows = session.execute(
+        select(t.id, _MAILBOX.c.name, t.awaiting_since)
+        .join(_MAILBOX, _MAILBOX.c.id == t.mailbox_id)
+        .where(t.awaiting_since.is_not(None), ~_labelled(SPAM_LABELS))
+    ).all()
+    tags: dict[int, list[str]] = {}
+    for thread, name in session.execute(
+        select(_MESSAGE_THREAD.c.thread_id, _LABEL.c.name)
+        .join(_LABEL, _LABEL.c.message_pk == _MESSAGE_THREAD.c.message_pk)
+        .join(_THREAD, _THREAD.c.id == _MESSAGE_THREAD.c.thread_id)
+        .where(_THREAD.c.awaiting_since.is_not(None), _LABEL.c.source == "rule")
+    ):
+        tags.setdefault(thread, []).append(name)
+    return [(r.id, r.name, r.awaiting_since, tuple(sorted(set(tags.get(r.id, ()))))) for r in rows]
+
+
+def replied(session: Session, thread_ids: Sequence[int]) -> dict[int, datetime]:
+    found: dict[int, datetime] = {}
+    for start in range(0, len(thread_ids), 500):
+        chunk = list(thread_ids[start : start + 500])
+        for thread, at in session.execute(
+            select(_THREAD.c.id, _THREAD.c.last_outbound_at).where(
+                _THREAD.c.id.in_(chunk), _THREAD.c.last_outbound_at.is_not(None)
+            )
+        ):
+            found[thread] = at
+    return found

@@ -3,11 +3,14 @@
 import zlib
 from collections.abc import Iterator
 from datetime import UTC, datetime
+from pathlib import Path
+from typing import Any
 
 import pytest
+from alembic import command
 from alembic.autogenerate import compare_metadata
 from alembic.runtime.migration import MigrationContext
-from sqlalchemy import text
+from sqlalchemy import create_engine, inspect, text
 from sqlmodel import SQLModel
 
 from maild.domain import AttachmentInfo, ParsedMail, ProcessOutcome, RawMessage
@@ -221,3 +224,25 @@ def test_nul_and_lone_surrogates_in_parsed_text_are_storable_on_every_database(
         ).one()
     assert state == "processed"
     assert (subject, body) == ("order\ufffd 123 ?", "body \ufffd with NUL")
+
+
+def test_an_upgrade_cut_short_leaves_an_empty_sqlite_database_that_opens_next_time(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """As a SIGKILL between two migrations would: nothing half-made may be left behind."""
+    url = f"sqlite:///{tmp_path / 'maild.db'}"
+    real = command.upgrade
+
+    def killed_after_the_last_migration(config: Any, target: str) -> None:
+        real(config, target)
+        raise KeyboardInterrupt("killed")
+
+    monkeypatch.setattr(command, "upgrade", killed_after_the_last_migration)
+    with pytest.raises(KeyboardInterrupt):
+        Store.open(url)
+    engine = create_engine(url)
+    assert inspect(engine).get_table_names() == []
+    engine.dispose()
+
+    monkeypatch.setattr(command, "upgrade", real)
+    Store.open(url).close()

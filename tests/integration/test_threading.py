@@ -218,6 +218,9 @@ def test_threads_json_is_searchable_by_order_id_and_show_marks_the_conversation_
         True,
     )
     assert {"id", "mailbox", "sub_order_ids", "subject", "messages", "labels", "due"} <= set(found)
+    # Douyin's clock: 24 business hours of 09:00-21:00 Asia/Shanghai from 10:01 on 1 June.
+    assert (found["due"], found["sla_state"]) == ("2026-06-03T02:01:00+00:00", "overdue")
+    assert [c["clock"] for c in found["clocks"]] == ["platform"]
 
     assert main(["--config", config, "show", str(found["id"])]) == 0
     shown = capsys.readouterr().out
@@ -230,6 +233,7 @@ def test_threads_json_is_searchable_by_order_id_and_show_marks_the_conversation_
     assert main(["--config", config, "threads", "--subject", "物流"]) == 0
     table = capsys.readouterr().out.splitlines()
     assert len(table) == 2 and OTHER in table[1] and "response-needed" in table[1]
+    assert table[1].endswith("OVERDUE")
 
 
 def seen_flags(account: ImapAccount) -> dict[int, bool]:

@@ -76,7 +76,10 @@ def test_daemon_ingests_new_mail_serves_metrics_and_exits_cleanly_on_sigterm(
         imap_account.deliver([make_message(99, seed=40)])
         eventually(lambda: count(db, "processed") == 6)
         eventually(lambda: 'maild_messages_landed_total{mailbox="shop"} 6.0' in scrape(port))
-        assert 'maild_messages_processed_total{outcome="processed"} 6.0' in scrape(port)
+        # The database says "processed" a moment before the worker reports its batch.
+        eventually(
+            lambda: 'maild_messages_processed_total{outcome="processed"} 6.0' in scrape(port)
+        )
         daemon.send_signal(signal.SIGTERM)
         _, err = daemon.communicate(timeout=10)
     finally:
