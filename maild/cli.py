@@ -8,7 +8,8 @@ is unusable, 70 an internal error (a bug: please report it).
 Commands come in two kinds: those that work on configured mailboxes and their
 database get the loaded config (``_CONFIGURED``); those that work on files named on
 the command line (the classifier's) run without one (``_STANDALONE``), so a missing
-or broken maild.toml cannot stop them.
+or broken maild.toml cannot stop them, unless their options ask for the database
+(``maild train --include-feedback``).
 """
 
 __all__ = ["main"]
@@ -241,13 +242,15 @@ def main(argv: Sequence[str] | None = None) -> int:
     args = _build_parser().parse_args(argv)
     redactor = configure_logging(args.log_level)
     try:
-        if args.command in _STANDALONE:
+        with_database = classify_commands.wants_database(args)
+        if args.command in _STANDALONE and not with_database:
             return _STANDALONE[args.command](args)
         load = _loader(config_path(args.config, os.environ), redactor)
         loaded = _load(load, args.command)
         if isinstance(loaded, int):
             return loaded
-        return _CONFIGURED[args.command](loaded, args, load)
+        handlers = classify_commands.WITH_DATABASE if with_database else _CONFIGURED
+        return handlers[args.command](loaded, args, load)
     except KeyboardInterrupt:
         return 130
     except MaildError as exc:

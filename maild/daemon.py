@@ -194,6 +194,8 @@ class Daemon:
                 failures,
             )
             await sleep_unless(running.stop, delay)
+            if not running.stop.is_set():
+                self._metrics.reconnected(name)
 
     async def _watch(
         self, name: str, spec: FolderSpec, running: _Running, healthy: Callable[[], None]

@@ -24,7 +24,19 @@ class Metrics:
         self.registry = registry
         self._landed = Counter(
             "maild_messages_landed_total",
-            "Messages stored for the first time, per mailbox.",
+            "Messages stored for the first time, per mailbox and direction (in, or out: Sent).",
+            ["mailbox", "direction"],
+            registry=registry,
+        )
+        self._reconnects = Counter(
+            "maild_imap_reconnects_total",
+            "Times a folder's connection was opened again after a failure.",
+            ["mailbox"],
+            registry=registry,
+        )
+        self._outbound_sent = Counter(
+            "maild_outbound_sent_total",
+            "Outbound replies the SMTP server accepted.",
             ["mailbox"],
             registry=registry,
         )
@@ -139,8 +151,11 @@ class Metrics:
 
     def mailbox_configured(self, mailbox: str, folders: tuple[str, ...]) -> None:
         """Create the series of a configured mailbox at 0, so dashboards see no gaps."""
-        self._landed.labels(mailbox)
+        for direction in ("in", "out"):
+            self._landed.labels(mailbox, direction)
         self._duplicates.labels(mailbox)
+        self._reconnects.labels(mailbox)
+        self._outbound_sent.labels(mailbox)
         for kind in ("transient", "permanent"):
             self._sync_errors.labels(mailbox, kind)
         for folder in folders:
@@ -195,7 +210,9 @@ class Metrics:
             _discard(self._due_within, mailbox, bucket)
         for series in (self._oldest, self._next_deadline, self._in_time, self._outbound_failed):
             _discard(series, mailbox)
-        for series in (self._landed, self._duplicates, self._oauth_token):
+        for direction in ("in", "out"):
+            _discard(self._landed, mailbox, direction)
+        for series in (self._duplicates, self._oauth_token, self._reconnects, self._outbound_sent):
             _discard(series, mailbox)
         for kind in ("transient", "permanent"):
             _discard(self._sync_errors, mailbox, kind)
@@ -210,9 +227,12 @@ class Metrics:
         """For a token provider's ``on_new_token``; only XOAUTH2 mailboxes have the series."""
         self._oauth_token.labels(mailbox).set(at)
 
-    def landed(self, mailbox: str, stored: int, duplicates: int) -> None:
-        self._landed.labels(mailbox).inc(stored)
+    def landed(self, mailbox: str, stored: int, duplicates: int, direction: str = "in") -> None:
+        self._landed.labels(mailbox, direction).inc(stored)
         self._duplicates.labels(mailbox).inc(duplicates)
+
+    def reconnected(self, mailbox: str) -> None:
+        self._reconnects.labels(mailbox).inc()
 
     def uidvalidity_changed(self, mailbox: str, folder: str) -> None:
         self._uidvalidity.labels(mailbox, folder).inc()

@@ -1,4 +1,9 @@
-"""``maild threads`` and ``maild show``: the conversation views, one command away."""
+"""``maild threads``, ``maild show``, ``maild flag`` and ``unflag``: the conversation views.
+
+Flag and unflag name a message the way ``maild show`` prints it (``ref``
+THREAD_ID:N), or by its Message-ID, and refuse with the rule's name and reason
+what DOMAIN.md does not allow (maild.classify.flagging).
+"""
 
 __all__ = ["HANDLERS", "add_parsers"]
 
@@ -8,6 +13,7 @@ import sys
 from collections.abc import Callable, Sequence
 from datetime import UTC, datetime
 
+from maild.classify.flagging import REASONS
 from maild.config import Settings
 from maild.daemon import Loader
 from maild.errors import MaildError
@@ -15,6 +21,7 @@ from maild.ingest.seen import mark_seen_on_server
 from maild.sla.presets import mailbox_policies
 from maild.sla.state import SlaState, evaluate
 from maild.store import Store
+from maild.store.flags import FlagChange
 from maild.store.thread_views import VIEWS, ThreadQuery, ThreadRow
 from maild.views import (
     States,
@@ -66,6 +73,25 @@ def add_parsers(commands: "argparse._SubParsersAction[argparse.ArgumentParser]")
     )
     show.add_argument("thread_id", type=int, metavar="THREAD_ID")
     show.add_argument("--json", action="store_true", help="print JSON for programs")
+    ref_help = "THREAD_ID:N as maild show prints it (ref), or the message's Message-ID"
+    flag = commands.add_parser(
+        "flag",
+        help="flag a customer's unanswered pre-sale message as spam, fraud or inappropriate",
+        description="Flag a message: its conversation leaves the All and Unread views for "
+        "Spam until a seller reply follows it. Refused, with the rule, for the seller's own "
+        "or machine mail, a Customer Care message, a message tied to an order and an "
+        "answered message. Every flag is kept as feedback for maild train.",
+    )
+    flag.add_argument("ref", metavar="MESSAGE_REF", help=ref_help)
+    flag.add_argument("--reason", required=True, choices=REASONS, help="why it is flagged")
+    unflag = commands.add_parser(
+        "unflag",
+        help="take a spam, fraud or inappropriate label off a message",
+        description="Take the flag, or the classifier's label, off a message: its "
+        "conversation returns to All unless another message keeps it in Spam. Kept as "
+        "feedback (the message is ham) for maild train.",
+    )
+    unflag.add_argument("ref", metavar="MESSAGE_REF", help=ref_help)
 
 
 def _store(settings: Settings) -> Store:
@@ -148,7 +174,38 @@ def _show(settings: Settings, args: argparse.Namespace, _load: Loader) -> int:
     return EX_OK
 
 
+def _flag(settings: Settings, args: argparse.Namespace, _load: Loader) -> int:
+    store = _store(settings)
+    try:
+        change = store.flag(args.ref, args.reason, _utcnow())
+    finally:
+        store.close()
+    replaced = f" (replacing {', '.join(change.removed)})" if change.removed else ""
+    return _said(change, f"flagged {change.message_id} as {args.reason}{replaced}")
+
+
+def _unflag(settings: Settings, args: argparse.Namespace, _load: Loader) -> int:
+    store = _store(settings)
+    try:
+        change = store.unflag(args.ref, _utcnow())
+    finally:
+        store.close()
+    return _said(change, f"unflagged {change.message_id} (was {', '.join(change.removed)})")
+
+
+def _said(change: FlagChange, done: str) -> int:
+    """Print what a flag or unflag did, or the rule that refused it (exit 1)."""
+    if change.refusal is not None:
+        print(f"maild: {change.message_id}: {change.refusal}", file=sys.stderr)
+        return EX_PROBLEMS
+    where = "in the Spam view" if change.in_spam else "in All"
+    print(f"{done}; conversation {change.thread_id} is {where}")
+    return EX_OK
+
+
 HANDLERS: dict[str, Callable[[Settings, argparse.Namespace, Loader], int]] = {
     "threads": _threads,
     "show": _show,
+    "flag": _flag,
+    "unflag": _unflag,
 }

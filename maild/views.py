@@ -90,6 +90,7 @@ def conversation_as_json(
             "thread": thread_as_dict(row, state),
             "messages": [
                 {
+                    "ref": m.ref,
                     "direction": m.direction,
                     "at": _iso(m.at),
                     "from": m.sender,
@@ -175,6 +176,9 @@ def thread_as_text(row: ThreadRow, state: SlaState | None, messages: Sequence[Sh
         arrow = "<-" if message.direction == "in" else "->"
         marks = [*message.labels, *([message.machine_kind] if message.machine_kind else [])]
         tag = f"  [{', '.join(marks)}]" if marks else ""
-        lines += ["", f"{arrow} {_iso(message.at)}  {message.sender or '-'}{tag}"]
+        lines += [
+            "",
+            f"{arrow} {_iso(message.at)}  {message.sender or '-'}{tag}  ref {message.ref}",
+        ]
         lines += [f"   {line}" for line in message.text.strip().splitlines()]
     return "\n".join(lines)

@@ -1,8 +1,10 @@
 """``maild train``, ``maild evaluate`` and ``maild classify``: the classifier's commands.
 
-They read corpora, a model file and messages, never the database or a mailbox, so
-they need no configuration file: a model can be trained and checked on a machine
-where maild is not set up. numpy and scikit-learn are imported when one of these
+They read corpora, a model file and messages, never a mailbox, so they need no
+configuration file: a model can be trained and checked on a machine where maild is
+not set up. The one exception is ``maild train --include-feedback``, which also
+learns from the sellers' flags and unflags in the database the configuration names
+(:data:`WITH_DATABASE`). numpy and scikit-learn are imported when one of these
 commands runs rather than when the CLI starts, so that ``maild run`` and the other
 commands do not pay for them.
 
@@ -13,7 +15,7 @@ model) is raised as a :class:`~maild.errors.MaildError` whose text names the fil
 
 from __future__ import annotations
 
-__all__ = ["HANDLERS", "add_parsers"]
+__all__ = ["HANDLERS", "WITH_DATABASE", "add_parsers", "wants_database"]
 
 import argparse
 import json
@@ -27,6 +29,8 @@ from maild.errors import MaildError
 if TYPE_CHECKING:
     from maild.classify.model import Classifier
     from maild.classify.train import TrainReport
+    from maild.config import Settings
+    from maild.daemon import Loader
 
 _MODEL_HELP = "model file (default: the model maild ships, see README 'Classifier')"
 
@@ -52,6 +56,12 @@ def add_parsers(commands: argparse._SubParsersAction[argparse.ArgumentParser]) -
     train.add_argument("--out", type=Path, required=True, metavar="MODEL", help="model file")
     train.add_argument("--seed", type=int, default=0, metavar="N", help="random seed (0)")
     train.add_argument("--json", action="store_true", help="print the report as JSON")
+    train.add_argument(
+        "--include-feedback",
+        action="store_true",
+        help="also learn from the messages sellers flagged (as the reason) or unflagged "
+        "(as ham) in the database of maild --config PATH; only with --data",
+    )
 
     evaluate = commands.add_parser(
         "evaluate",
@@ -91,6 +101,35 @@ def _train(args: argparse.Namespace) -> int:
         report = train_shipped(args.shipped_from, args.out, args.seed, _progress)
     else:
         report = train(args.data, args.out, args.seed, _progress)
+    return _print_report(report, args)
+
+
+def wants_database(args: argparse.Namespace) -> bool:
+    """Whether this command line needs the configuration (and its database) after all."""
+    return bool(vars(args).get("include_feedback"))
+
+
+def _train_with_feedback(settings: Settings, args: argparse.Namespace, _load: Loader) -> int:
+    from maild.classify.corpus import feedback_example
+    from maild.classify.train import train
+    from maild.store import Store
+
+    if args.data is None:
+        raise MaildError(
+            "--include-feedback needs --data: the shipped model learns only from the "
+            "shared corpora, never from one seller's mail"
+        )
+    store = Store.open(settings.database.url)
+    try:
+        judged = store.feedback()
+    finally:
+        store.close()
+    extra = [feedback_example(m.pk, m.label, m.raw) for m in judged]
+    _progress(f"{len(extra)} messages from the sellers' flags and unflags")
+    return _print_report(train(args.data, args.out, args.seed, _progress, extra=extra), args)
+
+
+def _print_report(report: TrainReport, args: argparse.Namespace) -> int:
     if args.json:
         print(json.dumps(report.as_dict(), indent=2, ensure_ascii=False))
     else:
@@ -165,4 +204,8 @@ HANDLERS: dict[str, Callable[[argparse.Namespace], int]] = {
     "train": _train,
     "evaluate": _evaluate,
     "classify": _classify,
+}
+#: What runs instead when :func:`wants_database` says so; the CLI loads the config first.
+WITH_DATABASE: dict[str, Callable[[Settings, argparse.Namespace, Loader], int]] = {
+    "train": _train_with_feedback,
 }

@@ -10,9 +10,11 @@ from __future__ import annotations
 
 __all__ = [
     "CONTRAST_SOURCES",
+    "FEEDBACK_SOURCE",
     "RESTRICTED_SOURCES",
     "Example",
     "family_of",
+    "feedback_example",
     "group_of",
     "is_shippable",
     "load_examples",
@@ -43,6 +45,9 @@ RESTRICTED_SOURCES: tuple[str, ...] = ("trec06c", "telecom-fraud-zh", "jddc2019"
 #: see :mod:`maild.classify.upstream`) but is not mail: it is left out of the ham
 #: false-positive budget when thresholds are chosen.
 CONTRAST_SOURCES: tuple[str, ...] = ("cold-safe/", "davidson/neither")
+#: The sellers' own verdicts (``maild flag``/``unflag``): one source, so that they weigh
+#: as a corpus of their own and are held out together in source-aware validation.
+FEEDBACK_SOURCE = "feedback"
 
 
 @dataclass(frozen=True, slots=True)
@@ -151,6 +156,17 @@ def _to_example(record: dict[str, object], where: str) -> Example:
         lang=lang,
         source=str(record.get("source") or "unknown"),
         message=message,
+    )
+
+
+def feedback_example(pk: int, label: str, raw: bytes) -> Example:
+    """A stored message a seller judged, read as the pipeline reads it for the model."""
+    return Example(
+        id=f"{FEEDBACK_SOURCE}:{pk}",
+        label=label,
+        lang="",
+        source=FEEDBACK_SOURCE,
+        message=message_from_raw(raw),
     )
 
 

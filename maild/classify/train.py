@@ -99,13 +99,18 @@ def train(
     *,
     shippable_only: bool = False,
     config: FitConfig | None = None,
+    extra: Sequence[Example] = (),
 ) -> TrainReport:
-    """Train on every record of ``paths`` (or only licence-clean sources) and save to ``out``."""
+    """Train on every record of ``paths`` (or only licence-clean sources) and save to ``out``.
+
+    ``extra`` adds examples that come from elsewhere than a corpus file: the sellers'
+    flags and unflags (``maild train --include-feedback``).
+    """
     say = progress or (lambda _msg: None)
     started = time.monotonic()
     cfg = config or FitConfig(seed=seed)
     keep = is_shippable if shippable_only else (lambda _s: True)
-    examples = load_examples(paths, keep, lambda n: say(f"loaded {n} messages"))
+    examples = load_examples(paths, keep, lambda n: say(f"loaded {n} messages")) + list(extra)
     digest_of_data = data_digest(examples)
     model, proba, y = train_examples(examples, cfg, say)
     version = f"clf1-{digest_of_data[:10]}-s{cfg.seed}"

@@ -103,7 +103,7 @@ def _failed(report: MailboxSyncReport, folders: tuple[str, ...], exc: MaildError
 
 
 def record_folder(metrics: Metrics, result: FolderSyncResult) -> None:
-    metrics.landed(result.mailbox, result.stored, result.duplicates)
+    metrics.landed(result.mailbox, result.stored, result.duplicates, result.direction)
     if result.uidvalidity_changed:
         metrics.uidvalidity_changed(result.mailbox, result.folder)
 

@@ -10,8 +10,6 @@ import logging
 from dataclasses import dataclass
 from pathlib import Path
 
-from maild.classify.model import load_model
-from maild.classify.shipped import DEFAULT_MODEL
 from maild.config import Settings
 from maild.threads.presets import Preset, load_preset
 
@@ -26,6 +24,11 @@ class MailboxRules:
 
 
 def _model(name: str, configured: str | None, base: Path) -> str | None:
+    # Imported here so that parse workers, which import this module for MailboxRules,
+    # do not load numpy and scikit-learn.
+    from maild.classify.model import load_model
+    from maild.classify.shipped import DEFAULT_MODEL
+
     if configured is None:
         if not DEFAULT_MODEL.is_file():
             log.warning(

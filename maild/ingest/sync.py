@@ -34,6 +34,7 @@ class FolderSyncResult:
     stored: int
     duplicates: int
     uidvalidity_changed: bool
+    direction: Direction = "in"
     # Seconds from arrival on the server to landing, for mail new since the last sync;
     # empty on a first sync or a resync, where it would measure the mailbox's age.
     lags: tuple[float, ...] = ()
@@ -175,4 +176,6 @@ async def sync_folder(
         folder,
         *totals,
     )
-    return FolderSyncResult(mailbox, folder, totals[0], totals[1], totals[2], changed, tuple(lags))
+    return FolderSyncResult(
+        mailbox, folder, totals[0], totals[1], totals[2], changed, direction, tuple(lags)
+    )

@@ -30,9 +30,8 @@ from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from datetime import datetime
 from pathlib import Path
+from typing import TYPE_CHECKING
 
-from maild.classify.mime import message_from_raw
-from maild.classify.model import Classifier, load_model
 from maild.classify.tags import tags_for
 from maild.domain import LandedMessage, ProcessOutcome, Verdict
 from maild.errors import ParseError
@@ -44,6 +43,9 @@ from maild.store.types import compress_raw
 from maild.threads.facts import conversation_facts
 from maild.threads.orderids import OrderRefs, SubOrder
 from maild.threads.presets import load_preset
+
+if TYPE_CHECKING:
+    from maild.classify.model import Classifier
 
 _PR_SET_PDEATHSIG = 1
 _NICENESS = 10
@@ -76,7 +78,11 @@ def _generic() -> MailboxRules:
 
 
 @functools.cache
-def _classifier(path: str) -> Classifier:
+def _classifier(path: str) -> "Classifier":
+    # Imported here: numpy and scikit-learn add a second to every worker's start, and
+    # a mailbox without a model never needs them.
+    from maild.classify.model import load_model
+
     return load_model(Path(path))
 
 
@@ -128,6 +134,10 @@ def _classified(
         # Tags are set exactly for inbound mail a person wrote: what the model judges.
         if rule.model and outcome.parsed is not None and outcome.tags:
             wanted.setdefault(rule.model, []).append(index)
+    if not wanted:
+        return outcomes
+    from maild.classify.mime import message_from_raw
+
     for model, indexes in wanted.items():
         classifier = _classifier(model)
         texts = [message_from_raw(messages[i].raw) for i in indexes]

@@ -18,6 +18,7 @@ from sqlalchemy import bindparam, func, select, tuple_
 from sqlalchemy.orm import Session
 
 from maild.domain import ConversationFacts
+from maild.store.flags import unflag_answered
 from maild.store.tables import core_table
 from maild.store.types import UTCDateTime
 from maild.threads.resolve import (
@@ -63,6 +64,7 @@ def thread_pending(session: Session, mailbox_id: int, now: datetime) -> int:
     actions = [action for message in incoming for action in threader.place(message)]
     touched = _apply(session, mailbox_id, actions, now)
     _summarize(session, touched, now)
+    unflag_answered(session, touched, now)
     session.commit()
     return len(incoming)
 

@@ -18,6 +18,7 @@ from sqlalchemy.exc import DBAPIError, SQLAlchemyError
 from sqlmodel import Session, col
 from sqlmodel import select as select_rows
 
+from maild.classify.flagging import Reason
 from maild.domain import (
     Direction,
     FolderState,
@@ -27,8 +28,9 @@ from maild.domain import (
     RawMessage,
 )
 from maild.errors import StoreError
-from maild.store import conversations, processed, schema, thread_views
+from maild.store import conversations, flags, processed, schema, thread_views
 from maild.store.engine import make_engine
+from maild.store.flags import FeedbackMessage, FlagChange
 from maild.store.tables import Folder, Mailbox, Thread, core_table
 from maild.store.thread_views import ShownMessage, ThreadQuery, ThreadRow
 from maild.store.types import decode_raw
@@ -216,6 +218,20 @@ class Store:
             )
             session.commit()
         return found[0], messages
+
+    def flag(self, ref: str, reason: Reason, now: datetime) -> FlagChange:
+        """Flag a message (THREAD_ID:N or Message-ID) if DOMAIN.md's rules allow it."""
+        with self._session() as session:
+            return flags.flag(session, ref, reason, now)
+
+    def unflag(self, ref: str, now: datetime) -> FlagChange:
+        with self._session() as session:
+            return flags.unflag(session, ref, now)
+
+    def feedback(self) -> list[FeedbackMessage]:
+        """Every message a person flagged or unflagged, labelled by the latest verdict."""
+        with self._session() as session:
+            return flags.feedback_messages(session)
 
     def awaiting(self) -> list[tuple[int, str, datetime, tuple[str, ...]]]:
         """Conversations waiting for a reply: (id, mailbox, waiting since, tags)."""

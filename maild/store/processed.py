@@ -22,6 +22,7 @@ _MAILBOX = core_table("mailbox")
 _ATTACHMENT = core_table("attachment")
 _MESSAGE_ORDER = core_table("message_order")
 _LABEL = core_table("label")
+_FEEDBACK = core_table("feedback")
 
 # The raw message keeps everything; the text column serves search and the classifier,
 # which gain nothing from megabytes of pasted logs.
@@ -249,6 +250,14 @@ def save_processed(session: Session, outcomes: Sequence[ProcessOutcome], now: da
     if not rows:
         return
     pks = [r["_pk"] for r in rows]
+    # A person's flag or unflag (maild.store.flags) outranks the model's label, and a
+    # flag already holds the label's name.
+    judged = set(
+        session.execute(
+            select(_FEEDBACK.c.message_pk).where(_FEEDBACK.c.message_pk.in_(pks)).distinct()
+        ).scalars()
+    )
+    labels = [r for r in labels if r["source"] != "model" or r["message_pk"] not in judged]
     session.execute(_ATTACHMENT.delete().where(_ATTACHMENT.c.message_pk.in_(pks)))
     session.execute(_MESSAGE_ORDER.delete().where(_MESSAGE_ORDER.c.message_pk.in_(pks)))
     # Labels processing gave are replaced; a person's flags and feedback stay.

@@ -8,6 +8,7 @@ needs a migration in ``migrations/versions``; a test compares the two.
 
 __all__ = [
     "Attachment",
+    "Feedback",
     "Folder",
     "Label",
     "Mailbox",
@@ -203,6 +204,22 @@ class Label(SQLModel, table=True):
     name: str = Field(max_length=64)
     source: str = Field(max_length=16)
     score: float | None = Field(default=None)
+    created_at: datetime = Field(sa_type=UTCDateTime)
+
+
+class Feedback(SQLModel, table=True):
+    """A person's verdict on a message: kept for audit and for ``maild train --include-feedback``.
+
+    ``action`` is "flag" (``reason``: spam, fraud or inappropriate) or "unflag"
+    (``reason``: the label taken off); ``origin`` is "agent" (``maild flag``/``unflag``)
+    or "reply" (a seller reply to a flagged message took the flag off).
+    """
+
+    id: int | None = Field(default=None, primary_key=True)
+    message_pk: int = Field(foreign_key="message.id", index=True)
+    action: str = Field(max_length=8)
+    reason: str = Field(max_length=24)
+    origin: str = Field(max_length=8)
     created_at: datetime = Field(sa_type=UTCDateTime)
 
 

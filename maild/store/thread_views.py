@@ -13,6 +13,8 @@ __all__ = [
     "ThreadQuery",
     "ThreadRow",
     "find_threads",
+    "in_view",
+    "message_ref",
     "thread_messages",
 ]
 
@@ -76,6 +78,9 @@ class ThreadRow:
 
 @dataclass(frozen=True, slots=True)
 class ShownMessage:
+    pk: int
+    # What ``maild flag`` and ``maild unflag`` accept for it (see message_ref).
+    ref: str
     direction: str
     at: datetime
     sender: str | None
@@ -90,19 +95,32 @@ def _like(text: str) -> str:
     return f"%{escaped}%"
 
 
-def _labelled(names: Sequence[str]) -> ColumnElement[bool]:
-    """The conversation has a message carrying one of ``names``."""
+def _labelled(names: Sequence[str], *also: ColumnElement[bool]) -> ColumnElement[bool]:
+    """The conversation has a message carrying one of ``names`` (meeting ``also``)."""
     return exists(
         select(_LABEL.c.id)
         .join(_MESSAGE_THREAD, _MESSAGE_THREAD.c.message_pk == _LABEL.c.message_pk)
-        .where(_MESSAGE_THREAD.c.thread_id == _THREAD.c.id, _LABEL.c.name.in_(names))
+        .where(_MESSAGE_THREAD.c.thread_id == _THREAD.c.id, _LABEL.c.name.in_(names), *also)
     )
 
 
 def _view_filter(view: View) -> ColumnElement[bool]:
     t = _THREAD.c
     # A reply takes a conversation out of Spam: a seller who answers does not think so.
-    spam = and_(_labelled(SPAM_LABELS), t.last_outbound_at.is_(None))
+    # A person's flag counts even after an earlier reply, since a reply after the
+    # flagged message takes the flag off (maild.store.flags.unflag_answered).
+    # The model's own label never hides a conversation about an order (DOMAIN.md: those
+    # must not be flagged), even when the labelled message names no order itself.
+    about_order = exists(
+        select(_THREAD_ORDER.c.id).where(_THREAD_ORDER.c.thread_id == t.id).correlate(_THREAD)
+    )
+    spam = _labelled(
+        SPAM_LABELS,
+        or_(
+            _LABEL.c.source == "flag",
+            and_(t.last_outbound_at.is_(None), ~about_order),
+        ),
+    )
     if view == "spam":
         return spam
     if view == "unread":
@@ -188,6 +206,14 @@ def find_threads(session: Session, query: ThreadQuery) -> list[ThreadRow]:
     return [_row(row, orders, subs, labels) for row in rows]
 
 
+def in_view(session: Session, thread_id: int, view: View) -> bool:
+    """Whether the conversation is in ``view`` now, for commands that move it."""
+    found = session.execute(
+        select(_THREAD.c.id).where(_THREAD.c.id == thread_id, _view_filter(view))
+    ).first()
+    return found is not None
+
+
 def _grouped(session: Session, query: Any, key: Any, ids: list[int]) -> dict[int, list[str]]:
     grouped: dict[int, list[str]] = {}
     if ids:
@@ -226,6 +252,14 @@ def _row(
     )
 
 
+def message_ref(thread_id: int, position: int) -> str:
+    """A message as ``maild show`` numbers it: its conversation, then its place there from 1.
+
+    Short enough to type; the Message-ID works too (maild.store.flags.find_message).
+    """
+    return f"{thread_id}:{position}"
+
+
 def thread_messages(session: Session, thread_id: int) -> list[ShownMessage]:
     m = _MESSAGE.c
     rows = session.execute(
@@ -250,6 +284,8 @@ def thread_messages(session: Session, thread_id: int) -> list[ShownMessage]:
     )
     return [
         ShownMessage(
+            pk=row.id,
+            ref=message_ref(thread_id, position),
             direction=row.direction,
             at=row.at,
             sender=row.from_addr,
@@ -258,7 +294,7 @@ def thread_messages(session: Session, thread_id: int) -> list[ShownMessage]:
             machine_kind=row.machine_kind,
             text=row.body_text or "",
         )
-        for row in rows
+        for position, row in enumerate(rows, 1)
     ]
 
 

@@ -17,9 +17,11 @@ pytestmark = pytest.mark.dovecot
 ORDER = "113-4567890-1234567"
 
 
-def mail(n: int, subject: str, body: str, sender: str = "buyer@mail.example") -> bytes:
+def mail(
+    n: int, subject: str, body: str, sender: str = "buyer@mail.example", extra: str = ""
+) -> bytes:
     return (
-        f"From: {sender}\r\nTo: support@shop.example\r\nSubject: {subject}\r\n"
+        f"From: {sender}\r\nTo: support@shop.example\r\nSubject: {subject}\r\n{extra}"
         f"Message-ID: <c{n}@classify.test>\r\nContent-Type: text/plain; charset=utf-8\r\n\r\n"
         f"{body}\r\n"
     ).encode()
@@ -55,6 +57,8 @@ def test_pre_sale_fraud_goes_to_spam_and_an_order_question_stays_in_all(
             mail(1, "Account suspended", fraud, sender="security@bank.example"),
             mail(2, f"Order {ORDER}", f"Hello, order {ORDER}: the lamp arrived broken."),
             mail(3, f"Order {ORDER} refund", f"Order {ORDER}. {fraud}", sender="odd@mail.example"),
+            # No order ID of its own, but a reply in the order's conversation.
+            mail(4, "Re: lamp", fraud, extra="In-Reply-To: <c2@classify.test>\r\n"),
         ]
     )
     monkeypatch.setenv(password_variable("shop"), imap_account.password)
@@ -71,11 +75,12 @@ def test_pre_sale_fraud_goes_to_spam_and_an_order_question_stays_in_all(
         ).all()
     engine.dispose()
     version = load_model(model).version
-    assert [v.class_label for v in verdicts] == ["fraud", "ham", "fraud"]
+    assert [v.class_label for v in verdicts] == ["fraud", "ham", "fraud", "fraud"]
     assert {v.model_version for v in verdicts} == {version}
     # The order-tied fraud keeps its verdict but no label: it must not leave the All view.
     assert [(pk, name, source) for pk, name, source in labels if source == "model"] == [
-        (1, "fraud", "model")
+        (1, "fraud", "model"),
+        (4, "fraud", "model"),
     ]
     assert {(pk, name) for pk, name, source in labels if source == "rule"} >= {
         (1, "pre-sale"),
@@ -88,7 +93,10 @@ def test_pre_sale_fraud_goes_to_spam_and_an_order_question_stays_in_all(
     spam = json.loads(capsys.readouterr().out)
     assert [t["subject"] for t in spam] == ["Account suspended"]
     assert main(["--config", config, "threads", "--json"]) == 0
-    assert all(t["subject"] != "Account suspended" for t in json.loads(capsys.readouterr().out))
+    # The model's label on message 4 never hides the order's conversation it replies in.
+    listed = json.loads(capsys.readouterr().out)
+    assert all(t["subject"] != "Account suspended" for t in listed)
+    assert [t["order_ids"] for t in listed] == [[ORDER]]
 
 
 def test_a_configured_model_that_does_not_load_stops_run_with_a_config_error(

@@ -107,6 +107,7 @@ async def test_message_appended_by_another_client_is_stored_within_two_seconds_b
         await append(imap_account, make_message(7, seed=52))
         await until(lambda: count(store, "SELECT count(*) FROM message") == 4, limit=10)
         latency = time.monotonic() - appended
+    print(f"IDLE: appended message landed after {latency:.3f}s")
     assert latency < 2.0, f"new mail took {latency:.2f}s to land"
 
 

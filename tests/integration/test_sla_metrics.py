@@ -2,6 +2,7 @@
 
 import asyncio
 import socket
+import subprocess
 import urllib.error
 import urllib.request
 from datetime import UTC, datetime, timedelta
@@ -98,6 +99,14 @@ async def test_scrape_counts_conversations_per_deadline_state_and_a_reply_lands_
         oldest = 'maild_oldest_awaiting_timestamp_seconds{mailbox="shop"} '
         [value] = [float(r[len(oldest) :]) for r in scrape.splitlines() if r.startswith(oldest)]
         assert value == (NOW - timedelta(hours=30)).timestamp()
+        checked = await asyncio.to_thread(
+            subprocess.run,
+            ["promtool", "check", "metrics"],
+            input=scrape,
+            capture_output=True,
+            text=True,
+        )
+        assert (checked.returncode, checked.stdout + checked.stderr) == (0, "")
         assert get(port, "/healthz") == (200, "ok\n")
         assert get(port, "/readyz") == (200, "ready\n")
 
