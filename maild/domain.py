@@ -40,6 +40,8 @@ class RawMessage:
     digest: str
     internaldate: datetime | None = None
     flags: tuple[str, ...] = ()
+    # The store's "zlib" form of ``raw``, made off the event loop before landing.
+    compressed: bytes | None = None
 
 
 @dataclass(frozen=True, slots=True)
@@ -59,6 +61,8 @@ class LandedMessage:
     mailbox: str
     direction: Direction
     raw: bytes
+    # Already stored compressed: processing need not write the bytes back.
+    compressed: bool = False
 
 
 @dataclass(frozen=True, slots=True)

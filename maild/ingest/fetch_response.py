@@ -11,12 +11,19 @@ __all__ = ["FetchedMessage", "parse_fetch_lines", "parse_internaldate"]
 import re
 from collections.abc import Iterable
 from dataclasses import dataclass
-from datetime import datetime
+from datetime import datetime, timedelta, timezone
 
 _START = re.compile(rb"^\d+ FETCH \(")
 _UID = re.compile(rb"[( ]UID (\d+)")
 _FLAGS = re.compile(rb"FLAGS \(([^)]*)\)")
 _INTERNALDATE = re.compile(rb'INTERNALDATE "([^"]+)"')
+_DATE_TIME = re.compile(r"(\d{1,2})-([A-Za-z]{3})-(\d{4}) (\d\d):(\d\d):(\d\d) ([+-])(\d\d)(\d\d)")
+_MONTHS = {
+    name: number
+    for number, name in enumerate(
+        ("jan", "feb", "mar", "apr", "may", "jun", "jul", "aug", "sep", "oct", "nov", "dec"), 1
+    )
+}
 
 
 @dataclass(frozen=True, slots=True)
@@ -28,9 +35,26 @@ class FetchedMessage:
 
 
 def parse_internaldate(value: str) -> datetime | None:
-    """RFC 3501 date-time (`` 7-Jul-2026 02:44:25 -0700``); ``None`` when a server mangles it."""
+    """RFC 3501 date-time (`` 7-Jul-2026 02:44:25 -0700``); ``None`` when a server mangles it.
+
+    Read by position: ``strptime`` cost a tenth of landing's time in maild's own process.
+    """
+    match = _DATE_TIME.fullmatch(value.strip())
+    month = _MONTHS.get(match.group(2).lower()) if match else None
+    if match is None or month is None:
+        return None
+    day, _, year, hour, minute, second, sign, zone_h, zone_m = match.groups()
+    offset = timedelta(hours=int(zone_h), minutes=int(zone_m))
     try:
-        return datetime.strptime(value.strip(), "%d-%b-%Y %H:%M:%S %z")
+        return datetime(
+            int(year),
+            month,
+            int(day),
+            int(hour),
+            int(minute),
+            int(second),
+            tzinfo=timezone(-offset if sign == "-" else offset),
+        )
     except ValueError:
         return None
 

@@ -20,6 +20,7 @@ from maild.ingest.fetch_response import FetchedMessage
 from maild.ingest.identity import message_key
 from maild.ingest.imap import ImapClient
 from maild.store import Store
+from maild.store.types import compress_raw
 
 log = logging.getLogger(__name__)
 
@@ -49,7 +50,11 @@ class PreparedBatch:
 
 
 def prepare_batch(fetched: Sequence[FetchedMessage], last_uid: int) -> PreparedBatch:
-    """Hash outside the transaction and the event loop (hashing releases the GIL)."""
+    """Hash and compress outside the transaction and the event loop.
+
+    Both release the GIL, and run while the batch before is being committed; the
+    commit then writes a third of the bytes, and SQLite's writing is what bounds landing.
+    """
     messages = []
     for message in fetched:
         key = message_key(message.raw)
@@ -61,6 +66,7 @@ def prepare_batch(fetched: Sequence[FetchedMessage], last_uid: int) -> PreparedB
                 digest=key.digest,
                 internaldate=message.internaldate,
                 flags=message.flags,
+                compressed=compress_raw(message.raw),
             )
         )
     return PreparedBatch(messages, last_uid)

@@ -87,7 +87,7 @@ def _classifier(path: str) -> "Classifier":
 
 
 def _process_one(message: LandedMessage, rules: MailboxRules) -> ProcessOutcome:
-    compressed = compress_raw(message.raw)
+    compressed = None if message.compressed else compress_raw(message.raw)
     try:
         parsed = parse(message.raw)
     except ParseError as exc:
@@ -162,7 +162,8 @@ def parse_batch(
             outcomes.append(_process_one(message, rule))
         except Exception as exc:  # a bug must cost one message, not the mailbox
             reason = f"parser failed: {type(exc).__name__}: {exc}"
-            outcomes.append(ProcessOutcome(message.pk, None, reason, compress_raw(message.raw)))
+            again = None if message.compressed else compress_raw(message.raw)
+            outcomes.append(ProcessOutcome(message.pk, None, reason, again))
     return _classified(outcomes, messages, chosen)
 
 

@@ -65,7 +65,13 @@ def raw_messages(session: Session, pks: Sequence[int]) -> list[LandedMessage]:
         .order_by(_MESSAGE.c.id)
     )
     return [
-        LandedMessage(pk, mailbox, "out" if direction == "out" else "in", decode_raw(blob, codec))
+        LandedMessage(
+            pk,
+            mailbox,
+            "out" if direction == "out" else "in",
+            decode_raw(blob, codec),
+            compressed=codec != "none",
+        )
         for pk, mailbox, direction, blob, codec in session.execute(query)
     ]
 

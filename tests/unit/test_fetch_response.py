@@ -2,6 +2,8 @@
 
 from datetime import UTC, datetime, timedelta, timezone
 
+import pytest
+
 from maild.ingest.fetch_response import parse_fetch_lines, parse_internaldate
 from maild.ingest.imap import uid_set
 
@@ -51,3 +53,23 @@ def test_mangled_internaldate_is_none_not_an_error() -> None:
 def test_uid_sets_are_compressed_into_ranges() -> None:
     assert uid_set([1, 2, 3, 7, 9, 10]) == "1:3,7,9:10"
     assert uid_set([5]) == "5"
+
+
+@pytest.mark.parametrize(
+    ("value", "expected"),
+    [
+        (" 7-Jul-2026 02:44:25 -0700", datetime(2026, 7, 7, 9, 44, 25, tzinfo=UTC)),
+        ("07-jul-2026 02:44:25 +0530", datetime(2026, 7, 6, 21, 14, 25, tzinfo=UTC)),
+        ("29-Feb-2028 23:59:59 +0000", datetime(2028, 2, 29, 23, 59, 59, tzinfo=UTC)),
+    ],
+)
+def test_internaldate_is_read_with_its_zone(value: str, expected: datetime) -> None:
+    assert parse_internaldate(value) == expected
+
+
+@pytest.mark.parametrize(
+    "value",
+    ["31-Feb-2026 12:00:00 +0000", "12-Foo-2026 12:00:00 +0000", "1-Jan-2026 25:00:00 +0000"],
+)
+def test_impossible_internaldate_is_none(value: str) -> None:
+    assert parse_internaldate(value) is None
