@@ -33,6 +33,7 @@ from maild.daemon import Loader
 from maild.errors import ConfigError, MaildError, StoreError
 from maild.ingest.pipeline import ALL_STATES
 from maild.logs import RedactingFilter, configure_logging
+from maild.outbound import commands as outbound_commands
 from maild.report import processing_summary, stats_as_dict, stats_as_text, sync_summary
 from maild.sla import commands as sla_commands
 from maild.store import Store
@@ -122,6 +123,7 @@ def _build_parser() -> argparse.ArgumentParser:
     classify_commands.add_parsers(commands)
     thread_commands.add_parsers(commands)
     sla_commands.add_parsers(commands)
+    outbound_commands.add_parsers(commands)
     return parser
 
 
@@ -206,6 +208,7 @@ _CONFIGURED: dict[str, Callable[[Settings, argparse.Namespace, Loader], int]] = 
     "stats": _stats,
     "metrics": _metrics,
     **thread_commands.HANDLERS,
+    **outbound_commands.HANDLERS,
 }
 _STANDALONE: dict[str, Callable[[argparse.Namespace], int]] = {
     **classify_commands.HANDLERS,

@@ -16,6 +16,7 @@ __all__ = [
     "MailboxSettings",
     "MetricsSettings",
     "OrderPatternSettings",
+    "OutboundSettings",
     "PatternKind",
     "Preset",
     "Security",
@@ -44,6 +45,12 @@ from pydantic import (
 from maild.config.locate import Loc
 from maild.config.login import LoginSettings
 from maild.config.order_regex import check_order_regex, compile_order_regex
+from maild.outbound.model import (
+    DEFAULT_ATTACHMENT_TYPES,
+    DEFAULT_MAX_ATTACHMENT_BYTES,
+    ContactKind,
+    Rule,
+)
 from maild.sla.schema import SLA_PRESETS, PolicyName, PolicySettings
 
 Security = Literal["tls", "starttls", "none"]
@@ -333,6 +340,49 @@ class OrderPatternSettings(_Model):
         return self
 
 
+def _phrase(value: str) -> str:
+    words = value.split()
+    if not words or len(value) > 80:
+        raise ValueError("a phrase must have 1 to 80 characters and not be only spaces")
+    return " ".join(words)
+
+
+def _extension(value: str) -> str:
+    if not re.fullmatch(r"[a-z0-9]{1,10}", value):
+        raise ValueError(f"{shown(value)} is not a file extension (lower case, without the dot)")
+    return value
+
+
+def _region(value: str) -> str:
+    import phonenumbers  # only when a region is given: every command loads the config
+
+    if value not in phonenumbers.SUPPORTED_REGIONS:
+        raise ValueError(f"{shown(value)} is not a region code (two capitals, like US or CN)")
+    return value
+
+
+def _unique(values: tuple[str, ...]) -> tuple[str, ...]:
+    twice = sorted({value for value in values if values.count(value) > 1})
+    if twice:
+        raise ValueError(f"{twice[0]!r} is listed twice")
+    return values
+
+
+class OutboundSettings(_Model):
+    """What a mailbox may send besides the default deny (CONVENTIONS 18)."""
+
+    disabled_rules: Annotated[tuple[Rule, ...], AfterValidator(_unique)] = ()
+    marketing_phrases: tuple[Annotated[str, AfterValidator(_phrase)], ...] = ()
+    allowed_contacts: Annotated[tuple[ContactKind, ...], AfterValidator(_unique)] = ()
+    attachment_types: Annotated[
+        tuple[Annotated[str, AfterValidator(_extension)], ...], AfterValidator(_unique)
+    ] = DEFAULT_ATTACHMENT_TYPES
+    max_attachment_bytes: Annotated[int, Field(ge=0)] = DEFAULT_MAX_ATTACHMENT_BYTES
+    phone_regions: Annotated[
+        tuple[Annotated[str, AfterValidator(_region)], ...], AfterValidator(_unique)
+    ] = ("US", "CN")
+
+
 class MailboxSettings(_Model):
     """One customer-service mailbox; its table key in [mailboxes] is its name."""
 
@@ -340,7 +390,9 @@ class MailboxSettings(_Model):
     preset: Preset = "generic"
     # Tried after the preset's own patterns; see config/maild.example.toml.
     order_patterns: tuple[OrderPatternSettings, ...] = ()
+    # Links may go to these and their subdomains; nothing else (empty: no links at all).
     allowed_domains: tuple[DomainName, ...] = ()
+    outbound: OutboundSettings = OutboundSettings()
     # A model file from `maild train`; None: the shipped model, if built.
     classifier_model: Annotated[str, AfterValidator(_line)] | None = None
     imap: ImapSettings

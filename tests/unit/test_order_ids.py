@@ -8,7 +8,6 @@ customers' conversations.
 
 from __future__ import annotations
 
-import tomllib
 from dataclasses import dataclass, field, fields
 from functools import cache
 from pathlib import Path
@@ -16,6 +15,7 @@ from pathlib import Path
 import pytest
 
 from maild.threads import Preset, extract_order_ids, load_preset, preset_names
+from tests.support.tables import table_rows
 
 CASES = Path(__file__).resolve().parents[1] / "data" / "order_ids"
 MIN_CASES = 60
@@ -40,9 +40,7 @@ CASE_KEYS = frozenset(f.name for f in fields(Case)) - {"preset"}
 
 def read_cases(path: Path) -> list[Case]:
     cases = []
-    for row in tomllib.loads(path.read_text(encoding="utf-8"))["case"]:
-        unknown = set(row) - CASE_KEYS
-        assert not unknown, f"{path.name}: case {row.get('id')}: unknown keys {unknown}"
+    for row in table_rows(path, CASE_KEYS):
         cases.append(
             Case(
                 preset=path.stem,

@@ -8,7 +8,6 @@ come from the preset's own extraction, as in the pipeline. Every case must pass.
 from __future__ import annotations
 
 import textwrap
-import tomllib
 from dataclasses import dataclass, field, fields
 from functools import cache
 from pathlib import Path
@@ -18,6 +17,7 @@ import pytest
 from maild.classify.tags import tags_for
 from maild.errors import ConfigError
 from maild.threads import Preset, extract_order_ids, load_preset, load_preset_file, preset_names
+from tests.support.tables import table_rows
 
 CASES = Path(__file__).resolve().parents[1] / "data" / "tags"
 MIN_CASES = 80
@@ -44,9 +44,7 @@ CASE_KEYS = frozenset({f.name for f in fields(Case)} - {"preset", "sender", "sen
 
 def read_cases(path: Path) -> list[Case]:
     cases = []
-    for row in tomllib.loads(path.read_text(encoding="utf-8"))["case"]:
-        unknown = set(row) - CASE_KEYS
-        assert not unknown, f"{path.name}: case {row.get('id')}: unknown keys {unknown}"
+    for row in table_rows(path, CASE_KEYS):
         cases.append(
             Case(
                 preset=path.stem,
