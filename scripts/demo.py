@@ -69,6 +69,8 @@ def main() -> int:
         )
         codes = [maild("check-config"), maild("run", "--once"), maild("run", "--once")]
         codes.append(maild("stats"))
+        # The conversations by order, longest wait first, with Amazon's 24-hour clock.
+        codes.append(maild("threads", "--view", "response-needed", "--limit", "8"))
         if args.keep:
             input("\nThe server is up; press Enter to stop it. ")
     finally:
