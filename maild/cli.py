@@ -21,13 +21,13 @@ import logging
 import os
 import sys
 from collections.abc import Callable, Mapping, Sequence
-from datetime import UTC, datetime
 from pathlib import Path
 
 from maild import __version__, thread_commands
 from maild.app import exposition, reprocess, run_forever, run_once
 from maild.classify import commands as classify_commands
 from maild.classify.artifact import ModelError
+from maild.clock import utcnow
 from maild.config import Settings, load_config
 from maild.daemon import Loader
 from maild.errors import ConfigError, MaildError, StoreError
@@ -54,10 +54,6 @@ def config_path(explicit: str | None, environ: Mapping[str, str]) -> Path:
         if candidate.exists():
             return candidate
     return _SEARCHED[-1]
-
-
-def _utcnow() -> datetime:
-    return datetime.now(UTC)
 
 
 def _build_parser() -> argparse.ArgumentParser:
@@ -138,7 +134,7 @@ def _check_config(settings: Settings, _args: argparse.Namespace, _load: Loader) 
 def _open_store(settings: Settings) -> Store:
     store = Store.open(settings.database.url)
     addresses = {name: box.address for name, box in settings.mailboxes.items()}
-    store.ensure_mailboxes(addresses, _utcnow())
+    store.ensure_mailboxes(addresses, utcnow())
     return store
 
 
@@ -150,9 +146,9 @@ def _run(settings: Settings, args: argparse.Namespace, load: Loader) -> int:
         return EX_STARTUP
     try:
         if not args.once:
-            asyncio.run(run_forever(settings, store, _utcnow, load))
+            asyncio.run(run_forever(settings, store, utcnow, load))
             return EX_OK
-        report = asyncio.run(run_once(settings, store, _utcnow))
+        report = asyncio.run(run_once(settings, store, utcnow))
     except ModelError as exc:  # a configured model that does not load is a config mistake
         print(f"maild: cannot start: {exc}", file=sys.stderr)
         return EX_CONFIG
@@ -171,7 +167,7 @@ def _reprocess(settings: Settings, args: argparse.Namespace, _load: Loader) -> i
     store = _open_store(settings)
     try:
         result = asyncio.run(
-            reprocess(settings, store, _utcnow, states=states, mailbox=args.mailbox)
+            reprocess(settings, store, utcnow, states=states, mailbox=args.mailbox)
         )
     finally:
         store.close()
@@ -182,7 +178,7 @@ def _reprocess(settings: Settings, args: argparse.Namespace, _load: Loader) -> i
 def _metrics(settings: Settings, _args: argparse.Namespace, _load: Loader) -> int:
     store = _open_store(settings)
     try:
-        sys.stdout.write(exposition(settings, store, _utcnow).decode())
+        sys.stdout.write(exposition(settings, store, utcnow).decode())
     finally:
         store.close()
     return EX_OK

@@ -13,6 +13,7 @@ does not load is refused with its problems logged while the running one goes on.
 __all__ = ["IDLE_RENEW_S", "STOP_GRACE_S", "Daemon"]
 
 import asyncio
+import contextlib
 import logging
 import random
 import signal
@@ -27,9 +28,9 @@ from maild.config.settings import MailboxSettings
 from maild.errors import ConfigError, MaildError, PermanentError
 from maild.ingest.imap import ImapClient
 from maild.ingest.mailbox import (
-    SENT_AUTO,
     FolderSpec,
     endpoint_for,
+    record_error,
     record_folder,
     resolve_folder,
     watched_folders,
@@ -180,7 +181,7 @@ class Daemon:
                     exc,
                 )
                 self._metrics.sync_failed(name, kind)
-                await self._record_error(name, spec, str(exc))
+                await record_error(self._store, name, (spec.name,), str(exc))
             except Exception:
                 log.exception("folder task crashed mailbox=%s folder=%s", name, spec.name)
                 self._metrics.sync_failed(name, "transient")
@@ -229,14 +230,6 @@ class Daemon:
                 else:
                     await sleep_unless(running.stop, imap_settings.poll_interval_s)
 
-    async def _record_error(self, name: str, spec: FolderSpec, error: str) -> None:
-        if spec.name == SENT_AUTO:
-            return  # not a folder of the account yet: logged and counted only
-        try:
-            await asyncio.to_thread(self._store.record_error, name, spec.name, error)
-        except MaildError as exc:
-            log.error("cannot record folder error mailbox=%s error=%s", name, exc)
-
     async def _process_forever(self) -> None:
         failures = 0
         while True:
@@ -267,11 +260,9 @@ class Daemon:
                 log.error("sla gauges not updated error=%s", exc)
             except Exception:
                 log.exception("sla ticker crashed")
-            woken = asyncio.ensure_future(self._changed.wait())
-            try:
-                await asyncio.wait({woken}, timeout=SLA_TICK_S)
-            finally:
-                woken.cancel()
+            with contextlib.suppress(TimeoutError):
+                async with asyncio.timeout(SLA_TICK_S):
+                    await self._changed.wait()
             self._changed.clear()
 
     async def _reload(self) -> None:

@@ -3,7 +3,7 @@
 Pure: the CLI hands in what the store and the sync returned and prints the result.
 """
 
-__all__ = ["processing_summary", "stats_as_dict", "stats_as_text", "sync_summary"]
+__all__ = ["iso", "processing_summary", "stats_as_dict", "stats_as_text", "sync_summary"]
 
 from collections.abc import Iterable
 from datetime import datetime
@@ -14,7 +14,7 @@ from maild.ingest.pipeline import ProcessReport
 from maild.store import Stats
 
 
-def _iso(value: datetime | None) -> str | None:
+def iso(value: datetime | None) -> str | None:
     return None if value is None else value.isoformat(timespec="seconds")
 
 
@@ -34,7 +34,7 @@ def stats_as_dict(stats: Stats) -> dict[str, Any]:
                     f.folder: {
                         "uidvalidity": f.uidvalidity,
                         "last_uid": f.last_uid,
-                        "last_sync": _iso(f.last_sync),
+                        "last_sync": iso(f.last_sync),
                         "last_error": f.last_error,
                         "uidvalidity_changes": f.uidvalidity_changes,
                     }
@@ -56,7 +56,7 @@ def stats_as_text(stats: Stats) -> str:
             f" {box.quarantined} quarantined"
         )
         for f in box.folders:
-            synced = _iso(f.last_sync) or "never"
+            synced = iso(f.last_sync) or "never"
             state = f"ERROR {f.last_error}" if f.last_error else "ok"
             lines.append(f"  {f.folder}: last uid {f.last_uid}, last sync {synced}, {state}")
     return "\n".join(lines)

@@ -14,6 +14,7 @@ from collections.abc import Callable, Sequence
 from datetime import UTC, datetime
 
 from maild.classify.flagging import REASONS
+from maild.clock import utcnow
 from maild.config import Settings
 from maild.daemon import Loader
 from maild.errors import MaildError
@@ -115,7 +116,7 @@ def _threads(settings: Settings, args: argparse.Namespace, _load: Loader) -> int
         rows = store.threads(query)
     finally:
         store.close()
-    now = _utcnow()
+    now = utcnow()
     states = _states(settings, rows, now)
     # Soonest deadline first, then the latest message (DOMAIN.md: every view shows the
     # time left); conversations nothing is due for follow.
@@ -144,14 +145,10 @@ def _latest_first(row: ThreadRow) -> float:
     return -(row.last_message_at.timestamp() if row.last_message_at else 0.0)
 
 
-def _utcnow() -> datetime:
-    return datetime.now(UTC)
-
-
 def _show(settings: Settings, args: argparse.Namespace, _load: Loader) -> int:
     store = _store(settings)
     try:
-        found = store.show_thread(args.thread_id, _utcnow())
+        found = store.show_thread(args.thread_id, utcnow())
         mailbox = settings.mailboxes.get(found[0].mailbox) if found else None
         locations = store.inbound_locations(args.thread_id) if mailbox else {}
     finally:
@@ -159,10 +156,10 @@ def _show(settings: Settings, args: argparse.Namespace, _load: Loader) -> int:
     if found is None:
         raise MaildError(f"no conversation {args.thread_id}")
     row, messages = found
-    state = _states(settings, [row], _utcnow()).get(row.id)
+    state = _states(settings, [row], utcnow()).get(row.id)
     if mailbox is not None and mailbox.imap.mark_seen and locations:
         try:
-            asyncio.run(mark_seen_on_server(row.mailbox, mailbox, locations, _utcnow))
+            asyncio.run(mark_seen_on_server(row.mailbox, mailbox, locations, utcnow))
         except MaildError as exc:  # the conversation was shown; only the server flag failed
             print(f"maild: warning: could not mark it seen on the server: {exc}", file=sys.stderr)
     shown = (
@@ -177,7 +174,7 @@ def _show(settings: Settings, args: argparse.Namespace, _load: Loader) -> int:
 def _flag(settings: Settings, args: argparse.Namespace, _load: Loader) -> int:
     store = _store(settings)
     try:
-        change = store.flag(args.ref, args.reason, _utcnow())
+        change = store.flag(args.ref, args.reason, utcnow())
     finally:
         store.close()
     replaced = f" (replacing {', '.join(change.removed)})" if change.removed else ""
@@ -187,7 +184,7 @@ def _flag(settings: Settings, args: argparse.Namespace, _load: Loader) -> int:
 def _unflag(settings: Settings, args: argparse.Namespace, _load: Loader) -> int:
     store = _store(settings)
     try:
-        change = store.unflag(args.ref, _utcnow())
+        change = store.unflag(args.ref, utcnow())
     finally:
         store.close()
     return _said(change, f"unflagged {change.message_id} (was {', '.join(change.removed)})")

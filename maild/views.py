@@ -19,6 +19,7 @@ from collections.abc import Mapping, Sequence
 from datetime import datetime, timedelta
 from typing import Any
 
+from maild.report import iso
 from maild.sla.state import SlaState
 from maild.store.thread_views import ShownMessage, ThreadRow
 
@@ -28,23 +29,19 @@ States = Mapping[int, SlaState | None]
 _COLUMNS = (("MAILBOX", 14), ("ORDER", 21), ("CUSTOMER", 22), ("SUBJECT", 36), ("MSGS", 4))
 
 
-def _iso(value: datetime | None) -> str | None:
-    return None if value is None else value.isoformat(timespec="seconds")
-
-
 def _sla(state: SlaState | None) -> dict[str, Any]:
     if state is None:
         return {"due": None, "sla_state": None, "time_left_s": None, "clocks": []}
     first = state.first
     return {
-        "due": _iso(state.due),
+        "due": iso(state.due),
         "sla_state": state.state,
         "time_left_s": None if first is None else int(first.wall_left.total_seconds()),
         "clocks": [
             {
                 "clock": c.deadline.clock,
                 "kind": c.deadline.kind,
-                "due": _iso(c.deadline.due),
+                "due": iso(c.deadline.due),
                 "state": c.state,
                 "business_left_s": int(c.business_left.total_seconds()),
                 "wall_left_s": int(c.wall_left.total_seconds()),
@@ -67,8 +64,8 @@ def thread_as_dict(row: ThreadRow, state: SlaState | None = None) -> dict[str, A
         "labels": list(row.labels),
         "state": row.state,
         "unread": row.unread,
-        "waiting_since": _iso(row.awaiting_since),
-        "last_message_at": _iso(row.last_message_at),
+        "waiting_since": iso(row.awaiting_since),
+        "last_message_at": iso(row.last_message_at),
         "sub_orders": row.sub_orders,
         "after_sale_sub_orders": row.after_sale_sub_orders,
         **_sla(state),
@@ -92,7 +89,7 @@ def conversation_as_json(
                 {
                     "ref": m.ref,
                     "direction": m.direction,
-                    "at": _iso(m.at),
+                    "at": iso(m.at),
                     "from": m.sender,
                     "subject": m.subject,
                     "labels": list(m.labels),
@@ -164,7 +161,7 @@ def thread_as_text(row: ThreadRow, state: SlaState | None, messages: Sequence[Sh
         f"customer: {row.customer or '-'}   orders: {orders}   state: {row.state}",
     ]
     for clock in () if state is None else state.clocks:
-        due = _iso(clock.deadline.due)
+        due = iso(clock.deadline.due)
         left = "OVERDUE" if clock.state == "overdue" else f"{_span(clock.wall_left)} left"
         lines.append(f"{clock.deadline.clock} deadline: {due} ({clock.deadline.kind}, {left})")
     if row.sub_order_ids:
@@ -178,7 +175,7 @@ def thread_as_text(row: ThreadRow, state: SlaState | None, messages: Sequence[Sh
         tag = f"  [{', '.join(marks)}]" if marks else ""
         lines += [
             "",
-            f"{arrow} {_iso(message.at)}  {message.sender or '-'}{tag}  ref {message.ref}",
+            f"{arrow} {iso(message.at)}  {message.sender or '-'}{tag}  ref {message.ref}",
         ]
         lines += [f"   {line}" for line in message.text.strip().splitlines()]
     return "\n".join(lines)

@@ -10,6 +10,7 @@ __all__ = [
     "FolderSpec",
     "MailboxSyncReport",
     "endpoint_for",
+    "record_error",
     "record_folder",
     "record_metrics",
     "resolve_folder",
@@ -117,11 +118,17 @@ def record_metrics(metrics: Metrics, reports: list[MailboxSyncReport]) -> None:
             metrics.sync_failed(report.mailbox, kind)
 
 
-async def _record(store: Store, name: str, folders: tuple[str, ...], error: str) -> None:
-    # An unresolved "auto" is no folder of the account: its error is logged and reported only.
-    for folder in folders:
-        if folder != SENT_AUTO:
-            await asyncio.to_thread(store.record_error, name, folder, error)
+async def record_error(store: Store, name: str, folders: tuple[str, ...], error: str) -> None:
+    """Keep a folder's last error for ``maild stats``; a store that fails too is only logged.
+
+    An unresolved "auto" is no folder of the account: its error is logged and reported only.
+    """
+    try:
+        for folder in folders:
+            if folder != SENT_AUTO:
+                await asyncio.to_thread(store.record_error, name, folder, error)
+    except MaildError as exc:
+        log.error("cannot record folder error mailbox=%s error=%s", name, exc)
 
 
 async def sync_mailbox(
@@ -156,7 +163,7 @@ async def sync_mailbox(
                         "folder sync failed mailbox=%s folder=%s error=%s", name, spec.name, exc
                     )
                     _failed(report, (spec.name,), exc)
-                    await _record(store, name, (spec.name,), str(exc))
+                    await record_error(store, name, (spec.name,), str(exc))
                 else:
                     report.folders.append(result)
     except MaildError as exc:
@@ -166,7 +173,7 @@ async def sync_mailbox(
             s.name for s in specs if s.name not in report.errors and s.name not in synced
         )
         _failed(report, pending, exc)
-        await _record(store, name, pending, str(exc))
+        await record_error(store, name, pending, str(exc))
     return report
 
 
