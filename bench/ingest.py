@@ -110,7 +110,8 @@ async def naive_stack(account: ImapAccount, db: Path) -> tuple[float, int]:
 
 
 def run_maild(account: ImapAccount, work: Path) -> dict[str, float]:
-    config = write_config(work, mailbox_table(account))
+    # The generated mail carries Amazon order IDs, so maild reads it as an Amazon seller would.
+    config = write_config(work, mailbox_table(account, preset="amazon"))
     env = {**os.environ, password_variable("shop"): account.password, "MAILD_LOG_LEVEL": "INFO"}
     start = time.perf_counter()
     # A wrapper process runs maild, so its rusage covers maild and its workers only.

@@ -12,19 +12,21 @@ just these five fields, already normalised by :mod:`maild.ingest.words`, because
 * its encoded-word decoder skips glued words and drops GBK bytes from ``gb2312``
   words; normalised input (one ``=?utf-8?b?...?=`` word per run) avoids both.
 
-The subclass skips ``_make_mail``: mail-parser calls it twice per message to build
-``mail`` and ``mail_partial`` dicts, which maild never reads.
+maild calls the two functions ``MailParser`` itself reads these fields with
+(``get_addresses`` and ``parse_mail_date``) rather than building a ``MailParser``:
+the object also indexes every header, scans for Received headers and builds two
+result dicts, which cost as much again as the addresses themselves.
 """
 
 __all__ = ["People", "read_people"]
 
-import email.message
 import logging
 import re
 from dataclasses import dataclass
 from datetime import datetime
 
-from mailparser import MailParser
+from mailparser.dates import parse_mail_date
+from mailparser.utils import get_addresses
 
 from maild.ingest import words
 from maild.ingest.notes import Notes
@@ -43,14 +45,7 @@ _SEPARATORS = re.compile(r"[\s<>()\[\]\",;:\x00-\x1f\x7f]+")
 _ADDRESS = re.compile(r"[^@]+@[^@.]+(?:\.[^@.]+)+")
 
 Pair = tuple[str, str]
-_ATTRIBUTES = ("from_", "to", "cc", "reply_to")
-
-
-class _HeaderParser(MailParser):  # type: ignore[misc]  # mail-parser ships no type hints
-    """mail-parser without the two result dicts maild never reads."""
-
-    def _make_mail(self, complete: bool = True) -> dict[str, object]:
-        return {}
+_ADDRESS_HEADERS = ("from", "to", "cc", "reply-to")
 
 
 @dataclass(frozen=True, slots=True)
@@ -65,21 +60,20 @@ class People:
 
 def read_people(headers: dict[str, bytes], notes: Notes) -> People:
     """Addresses (lower-cased) and the date (aware, UTC) from the top-level headers."""
-    message = email.message.Message()
-    for name in ("from", "to", "cc", "reply-to"):
-        value = headers.get(name)
-        if value is not None:
-            message[name] = words.for_address_parser(_bounded(name, value, notes), name, notes)
     date = headers.get("date")
-    if date is not None:
+    try:
+        senders, to, cc, reply = (
+            _pairs(_mailboxes(headers.get(name), name, notes), notes) for name in _ADDRESS_HEADERS
+        )
         # A real date is under 60 bytes; longer is garbage and only costs time.
         # "+08:00" is common from Chinese webmail; RFC 5322 and mail-parser want "+0800".
-        date = _COLON_ZONE.sub(rb"\1\2\3", date[:_MAX_DATE_BYTES].strip())
-        message["date"] = date.decode("latin-1")
-    try:
-        parsed = _HeaderParser(message)
-        senders, to, cc, reply = (_pairs(getattr(parsed, n), notes) for n in _ATTRIBUTES)
-        when = parsed.date
+        when = (
+            None
+            if date is None
+            else parse_mail_date(
+                _COLON_ZONE.sub(rb"\1\2\3", date[:_MAX_DATE_BYTES].strip()).decode("latin-1")
+            ).value
+        )
     except Exception as exc:  # a third-party parser on hostile input; a crash here
         # must cost the addresses, not the message (which is then still threaded and read).
         log.warning("mail-parser failed on address headers error=%s", type(exc).__name__)
@@ -101,6 +95,18 @@ def read_people(headers: dict[str, bytes], notes: Notes) -> People:
     )
 
 
+def _mailboxes(value: bytes | None, name: str, notes: Notes) -> list[Pair]:
+    """The ``(name, address)`` list ``MailParser`` gives for a header, read the same way."""
+    if value is None:
+        return []
+    text = words.for_address_parser(_bounded(name, value, notes), name, notes)
+    return [
+        ("" if display == address else display, address)
+        for display, address in get_addresses(text, defects=[], decode_names=True)
+        if address
+    ]
+
+
 def _bounded(name: str, value: bytes, notes: Notes) -> bytes:
     """At most MAX_ADDRESS_BYTES and _MAX_ITEMS list items, cut at an item boundary."""
     cut = len(value) > MAX_ADDRESS_BYTES
@@ -114,10 +120,8 @@ def _bounded(name: str, value: bytes, notes: Notes) -> bytes:
     return value
 
 
-def _pairs(value: object, notes: Notes) -> tuple[Pair, ...]:
+def _pairs(value: list[Pair], notes: Notes) -> tuple[Pair, ...]:
     """mail-parser's ``[(name, address), ...]``, checked, decoded and lower-cased."""
-    if not isinstance(value, list):
-        return ()
     pairs: list[Pair] = []
     for item in value[:_MAX_RECIPIENTS]:
         if isinstance(item, tuple) and len(item) == 2:

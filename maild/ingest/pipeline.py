@@ -54,7 +54,7 @@ class Processor:
         metrics: Metrics | None = None,
         *,
         workers: int | None = None,
-        batch: int = 100,
+        batch: int = 250,
         rules: Mapping[str, MailboxRules] | None = None,
     ) -> None:
         self._store = store

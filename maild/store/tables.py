@@ -57,7 +57,7 @@ class Message(SQLModel, table=True):
     __table_args__ = (
         UniqueConstraint("mailbox_id", "message_id", "digest"),
         Index("ix_message_state", "state"),
-        Index("ix_message_thread", "thread_id"),
+        Index("ix_message_thread", "thread_id", "state", "mailbox_id"),
     )
 
     id: int | None = Field(default=None, primary_key=True)

@@ -11,6 +11,7 @@ from __future__ import annotations
 
 __all__ = ["fold"]
 
+import functools
 import re
 import unicodedata
 from typing import Final
@@ -28,6 +29,11 @@ _NUMERAL_RUN: Final = re.compile("[〇零一二三四五六七八九]{6,}")
 
 def fold(text: str, limit: int) -> str:
     """Fold at most ``limit`` characters of ``text`` (NFKC can lengthen text, so cut twice)."""
-    folded = unicodedata.normalize("NFKC", text[:limit]).translate(_TABLE)
-    folded = _NUMERAL_RUN.sub(lambda run: run.group().translate(_NUMERALS), folded)
-    return folded[:limit]
+    return _folded(text[:limit])[:limit]
+
+
+@functools.lru_cache(maxsize=16)
+def _folded(text: str) -> str:
+    """Cached: order IDs, tags and the customer's name each fold the same message text."""
+    folded = unicodedata.normalize("NFKC", text).translate(_TABLE)
+    return _NUMERAL_RUN.sub(lambda run: run.group().translate(_NUMERALS), folded)

@@ -6,11 +6,16 @@ bank-card numbers. The words people put before a number ("订单号", "PO#", "�
 candidate decides: an order keyword confirms it (or makes it a sub-order), an
 "other" keyword rejects it. Longer keywords win where two start at the same place,
 so "子订单号" is a sub-order keyword although it contains the order keyword "订单号".
+
+Keywords match case-insensitively because both sides are lower-cased, not through
+``re.IGNORECASE``: with a case-sensitive alternation whose branches each start with a
+literal, the regex engine skips straight to the positions that hold a possible first
+character, which makes this scan (run for every candidate ID) about ten times faster.
 """
 
 from __future__ import annotations
 
-__all__ = ["KeywordIndex", "Role"]
+__all__ = ["KeywordIndex", "Role", "lowered"]
 
 import re
 from collections.abc import Mapping, Sequence
@@ -23,18 +28,29 @@ Role = Literal["order", "sub_order", "other"]
 
 _MAX_KEYWORD: Final = 40
 _SPACE: Final = re.compile(r"\s+")
+# The one character whose lower case is two characters; sre's IGNORECASE maps it to "i".
+_DOTTED_I: Final = "\u0130"
+
+
+def lowered(text: str) -> str:
+    """``text`` lower-cased, every character staying at its index."""
+    return text.replace(_DOTTED_I, "i").lower()
 
 
 def _key(text: str) -> str:
-    return _SPACE.sub("", text).lower()
+    return _SPACE.sub("", text)
 
 
 def _fragment(keyword: str) -> str:
-    """A keyword as a regex: spacing is free, ASCII words match whole, plural included."""
+    """A lower-case keyword as a regex: spacing is free, ASCII words match whole, plural
+    included. The check that an ASCII word does not continue a longer word sits after
+    its first character, so that every branch starts with a literal (see above).
+    """
     body = r"\s{0,3}".join(re.escape(part) for part in keyword.split())
-    before = r"(?<![A-Za-z])" if keyword[0].isascii() and keyword[0].isalpha() else ""
-    after = r"s?(?![A-Za-z])" if keyword[-1].isascii() and keyword[-1].isalpha() else ""
-    return before + body + after
+    first = re.escape(keyword[0])
+    before = r"(?<![a-z].)" if keyword[0].isascii() and keyword[0].isalpha() else ""
+    after = r"s?(?![a-z])" if keyword[-1].isascii() and keyword[-1].isalpha() else ""
+    return first + before + body[len(first) :] + after
 
 
 @dataclass(frozen=True, slots=True)
@@ -51,18 +67,21 @@ class KeywordIndex:
         spellings: set[str] = set()
         for role, words in keywords.items():
             for word in words:
-                folded = " ".join(fold(word, _MAX_KEYWORD).split())
+                folded = " ".join(lowered(fold(word, _MAX_KEYWORD)).split())
                 if folded:
                     roles[_key(folded)] = role
                     spellings.add(folded)
         if not spellings:
             return cls(None, roles)
         ordered = sorted(spellings, key=lambda word: (-len(word), word))
-        regex = re.compile("|".join(_fragment(word) for word in ordered), re.IGNORECASE)
+        regex = re.compile("|".join(_fragment(word) for word in ordered))
         return cls(regex, roles)
 
     def nearest_role(self, text: str, end: int, window: int) -> Role | None:
-        """The role of the last keyword in the ``window`` characters before ``end``."""
+        """The role of the last keyword in the ``window`` characters before ``end``.
+
+        ``text`` must have gone through :func:`lowered`.
+        """
         if self.regex is None:
             return None
         found = list(self.regex.finditer(text, max(0, end - window), end))

@@ -39,6 +39,7 @@ from typing import Final, Literal
 
 from maild.threads import guards
 from maild.threads.charfold import fold
+from maild.threads.keywords import lowered
 from maild.threads.presets import OrderPattern, Preset
 from maild.threads.quotes import split_quoted
 
@@ -135,11 +136,12 @@ def _refs(places: list[tuple[str, str]], preset: Preset, *, from_quote: bool) ->
 
 def _hits(text: str, where: str, preset: Preset) -> list[_Hit]:
     """Accepted matches in one place, left to right, the longest where two overlap."""
+    lower = lowered(text)
     hits = [
         hit
         for pattern in preset.patterns
         if pattern.looks_in(where)
-        for hit in _judged(text, pattern, preset)
+        for hit in _judged(text, lower, pattern, preset)
     ]
     hits.sort(key=lambda hit: (hit.start, -hit.end))
     kept: list[_Hit] = []
@@ -149,13 +151,13 @@ def _hits(text: str, where: str, preset: Preset) -> list[_Hit]:
     return kept
 
 
-def _judged(text: str, pattern: OrderPattern, preset: Preset) -> Iterator[_Hit]:
+def _judged(text: str, lower: str, pattern: OrderPattern, preset: Preset) -> Iterator[_Hit]:
     has_id = "id" in pattern.regex.groupindex
     has_parent = "parent" in pattern.regex.groupindex
     for match in pattern.regex.finditer(text):
         id_start, id_end = match.span("id") if has_id and match.group("id") else match.span()
         value = pattern.normalise(text[id_start:id_end])
-        role = preset.keywords.nearest_role(text, id_start, preset.keyword_window)
+        role = preset.keywords.nearest_role(lower, id_start, preset.keyword_window)
         if (
             not value
             or role == "other"

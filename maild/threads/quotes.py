@@ -39,6 +39,11 @@ _DATE_FIELD: Final = re.compile(
     r"[ \t*]{0,8}(?:sent|date|发送时间|发送日期|日期|時間|寄件日期)[ \t*]{0,3}:", re.IGNORECASE
 )
 _HEADER_BLOCK_LINES: Final = 4
+# What every quote header above starts with, in one cheap test: most lines of a message
+# fail it, and then none of the expressions above needs to run on them.
+_MAY_START_QUOTE: Final = re.compile(
+    r"\s*(?:[-_=*]|on\s|在|于|begin|from|发件人|寄件者|發件人)", re.IGNORECASE
+)
 
 
 @dataclass(frozen=True, slots=True)
@@ -70,6 +75,8 @@ def split_quoted(text: str) -> Split:
 def _starts_quote(lines: list[str], index: int) -> bool:
     """Whether the line at ``index`` is a reply or forward header that ends the own text."""
     line = lines[index]
+    if not _MAY_START_QUOTE.match(line):
+        return False
     if _BANNER.match(line) or _ON_WROTE.match(line) or _ZH_WROTE.match(line):
         return True
     following = lines[index + 1 : index + 1 + _HEADER_BLOCK_LINES]

@@ -37,10 +37,7 @@ def model(tmp_path_factory: pytest.TempPathFactory) -> Path:
 
 
 def configure(account: ImapAccount, tmp_path: Path, model: Path) -> str:
-    table = mailbox_table(account).replace(
-        'address = "support@shop.example"\n',
-        f'address = "support@shop.example"\npreset = "amazon"\nclassifier_model = "{model}"\n',
-    )
+    table = mailbox_table(account, preset="amazon", keys=f'classifier_model = "{model}"\n')
     return str(write_config(tmp_path, table))
 
 

@@ -53,8 +53,8 @@ def append(account: ImapAccount, *messages: tuple[str, bytes, int]) -> None:
 def configure(
     account: ImapAccount, tmp_path: Path, monkeypatch: pytest.MonkeyPatch, model: Path | None = None
 ) -> str:
-    keys = 'preset = "douyin"\n' + (f'classifier_model = "{model}"\n' if model else "")
-    table = mailbox_table(account).replace(f'address = "{SHOP}"\n', f'address = "{SHOP}"\n{keys}')
+    keys = f'classifier_model = "{model}"\n' if model else ""
+    table = mailbox_table(account, preset="douyin", keys=keys)
     monkeypatch.setenv(password_variable("shop"), account.password)
     return str(write_config(tmp_path, table))
 

@@ -75,10 +75,7 @@ async def test_scrape_counts_conversations_per_deadline_state_and_a_reply_lands_
         imap_account, "INBOX", question(3, "113-0000003-0000003"), NOW - timedelta(hours=1)
     )
     port = free_port()
-    table = mailbox_table(imap_account).replace(
-        'address = "support@shop.example"\n',
-        'address = "support@shop.example"\npreset = "amazon"\n',
-    )
+    table = mailbox_table(imap_account, preset="amazon")
     config = write_config(tmp_path, table + f'\n[metrics]\nlisten = "127.0.0.1:{port}"\n')
     monkeypatch.setenv(password_variable("shop"), imap_account.password)
     settings = load_config(config)
@@ -142,10 +139,7 @@ def test_maild_metrics_prints_the_deadline_gauges_from_the_database(
     capsys: pytest.CaptureFixture[str],
 ) -> None:
     asyncio.run(append(imap_account, "INBOX", question(1, "113-0000001-0000001"), NOW))
-    table = mailbox_table(imap_account).replace(
-        'address = "support@shop.example"\n',
-        'address = "support@shop.example"\npreset = "amazon"\n',
-    )
+    table = mailbox_table(imap_account, preset="amazon")
     config = str(write_config(tmp_path, table))
     monkeypatch.setenv(password_variable("shop"), imap_account.password)
     assert main(["--config", config, "run", "--once"]) == 0

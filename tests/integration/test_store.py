@@ -10,7 +10,7 @@ import pytest
 from alembic import command
 from alembic.autogenerate import compare_metadata
 from alembic.runtime.migration import MigrationContext
-from sqlalchemy import create_engine, inspect, text
+from sqlalchemy import create_engine, event, inspect, text
 from sqlmodel import SQLModel
 
 from maild.domain import AttachmentInfo, ParsedMail, ProcessOutcome, RawMessage
@@ -246,3 +246,32 @@ def test_an_upgrade_cut_short_leaves_an_empty_sqlite_database_that_opens_next_ti
 
     monkeypatch.setattr(command, "upgrade", real)
     Store.open(url).close()
+
+
+def test_finding_messages_to_thread_seeks_the_index_instead_of_scanning_threaded_mail(
+    tmp_path: Path,
+) -> None:
+    """Threading asks this after every batch; a scan made a large sync quadratic."""
+    store = Store.open(f"sqlite:///{tmp_path / 'maild.db'}")
+    store.ensure_mailboxes({"walmart-us": "support@shop.example"}, NOW)
+    store.land("walmart-us", "INBOX", 1, [raw_message(1, mail(1))], 1, NOW)
+    [pk] = store.message_pks("walmart-us")
+    parsed = ParsedMail(message_id=None, subject="x", from_name=None, from_addr=None)
+    store.save_processed([ProcessOutcome(pk, parsed)], NOW)
+    asked: list[tuple[str, Any]] = []
+
+    def record(_conn: Any, _cursor: Any, statement: str, parameters: Any, *_: Any) -> None:
+        if "thread_id IS NULL" in statement:
+            asked.append((statement, parameters))
+
+    event.listen(store.engine, "before_cursor_execute", record)
+    assert store.thread_pending(NOW) == 1
+    event.remove(store.engine, "before_cursor_execute", record)
+    with store.engine.connect() as connection:
+        plans = [
+            " ".join(row[-1] for row in connection.exec_driver_sql(f"EXPLAIN QUERY PLAN {q}", p))
+            for q, p in asked
+        ]
+    store.close()
+    assert plans
+    assert all("INDEX ix_message_thread (thread_id=? AND state=?" in plan for plan in plans), plans

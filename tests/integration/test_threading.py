@@ -59,10 +59,7 @@ def arrive(account: ImapAccount, *messages: tuple[str, bytes]) -> None:
 def run_once(
     account: ImapAccount, tmp_path: Path, monkeypatch: pytest.MonkeyPatch, imap_keys: str = ""
 ) -> None:
-    table = mailbox_table(account).replace(
-        'address = "support@shop.example"\n',
-        'address = "support@shop.example"\npreset = "douyin"\n',
-    )
+    table = mailbox_table(account, preset="douyin")
     table += imap_keys
     config = write_config(tmp_path, table)
     monkeypatch.setenv(password_variable("shop"), account.password)

@@ -16,7 +16,8 @@ __all__ = ["mailbox_table", "password_variable", "write_config"]
 _MAILBOX = """\
 [mailboxes.{name}]
 address = "support@shop.example"
-
+preset = "{preset}"
+{keys}
 [mailboxes.{name}.imap]
 host = "{host}"
 port = {port}
@@ -40,9 +41,14 @@ def mailbox_table(
     security: str = "none",
     folders: tuple[str, ...] = ("INBOX",),
     fetch_batch: int = 250,
+    preset: str = "generic",
+    keys: str = "",
 ) -> str:
+    """A mailbox table; ``keys`` are more of the mailbox's own lines, e.g. its model."""
     return _MAILBOX.format(
         name=name,
+        preset=preset,
+        keys=keys,
         host=account.host,
         port=account.tls_port if security == "tls" else account.port,
         security=security,

@@ -2,12 +2,14 @@
 
 from __future__ import annotations
 
+import dataclasses
 from functools import cache
 
 import pytest
 
 from maild.config.settings import OrderPatternSettings
 from maild.threads import Preset, extract_order_ids, load_preset
+from maild.threads.keywords import KeywordIndex, lowered
 
 
 @cache
@@ -130,3 +132,32 @@ def test_the_same_number_alone_is_an_id() -> None:
     preset = with_pattern(regex="[0-9]{5}")
 
     assert extract_order_ids("", "Ref 12999 thanks", {}, preset).order_ids == ("12999",)
+
+
+@pytest.mark.parametrize("keyword", ["ORDER NUMBER:", "Order number:", "order   NUMBER:"])
+def test_an_order_keyword_vouches_in_any_case_and_spacing(keyword: str) -> None:
+    preset = with_pattern(regex="[0-9]{11}")
+
+    assert extract_order_ids("", f"{keyword} 13812345678", {}, preset).order_ids == ("13812345678",)
+
+
+def test_a_keyword_inside_a_longer_word_does_not_vouch() -> None:
+    preset = with_pattern(regex="[0-9]{11}")
+
+    assert extract_order_ids("", "Reorder number: 13812345678", {}, preset).order_ids == ()
+
+
+def test_a_mailboxs_own_keyword_with_accented_capitals_matches_in_any_case() -> None:
+    keywords = KeywordIndex.build({"order": ["Número de pedido"]})
+    preset = dataclasses.replace(with_pattern(regex="[0-9]{11}"), keywords=keywords)
+
+    refs = extract_order_ids("", "NÚMERO DE PEDIDO 13812345678", {}, preset)
+
+    assert refs.order_ids == ("13812345678",)
+
+
+def test_lower_casing_keeps_every_character_at_its_index() -> None:
+    every = "".join(chr(c) for c in range(0x30000) if not 0xD800 <= c <= 0xDFFF)
+
+    assert len(lowered(every)) == len(every)
+    assert lowered("İSTANBUL ORDER") == "istanbul order"
