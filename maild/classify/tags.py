@@ -71,13 +71,20 @@ _ZH_YES_NO: Final = re.compile(r"[吗么]\s*$|是否|会不会|能不能|可不�
 
 
 _WORD: Final = re.compile(r"[0-9a-z]+")
+# Bytes that can be part of a Latin word ([0-9a-z], as _WORD); every other byte, each
+# byte of a non-ASCII character included, separates words.
+_WORD_BYTES: Final = bytes(
+    byte if chr(byte).isascii() and _WORD.fullmatch(chr(byte)) else 0x20 for byte in range(256)
+)
 
 
 @functools.lru_cache(maxsize=16)
 def _tokens(text: str) -> frozenset[str]:
     """The Latin words of a text, and each plural's singular; cached, as every list of
-    terms asks about the same few texts of one message."""
-    tokens = set(_WORD.findall(text))
+    terms asks about the same few texts of one message. Split by a byte table rather
+    than found by _WORD: the same words at less than half the cost."""
+    words = text.encode("utf-8", "surrogatepass").translate(_WORD_BYTES).decode("ascii")
+    tokens = set(words.split())
     return frozenset(tokens | {t[:-1] for t in tokens if t.endswith("s")})
 
 

@@ -35,5 +35,7 @@ def fold(text: str, limit: int) -> str:
 @functools.lru_cache(maxsize=16)
 def _folded(text: str) -> str:
     """Cached: order IDs, tags and the customer's name each fold the same message text."""
+    if text.isascii():
+        return text  # NFKC, the table and the numerals all leave ASCII as it is
     folded = unicodedata.normalize("NFKC", text).translate(_TABLE)
     return _NUMERAL_RUN.sub(lambda run: run.group().translate(_NUMERALS), folded)

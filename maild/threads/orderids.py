@@ -154,7 +154,11 @@ def _hits(text: str, where: str, preset: Preset) -> list[_Hit]:
 def _judged(text: str, lower: str, pattern: OrderPattern, preset: Preset) -> Iterator[_Hit]:
     has_id = "id" in pattern.regex.groupindex
     has_parent = "parent" in pattern.regex.groupindex
-    for match in pattern.regex.finditer(text):
+    # No guarded match starts before the bare pattern's first one (see compile_bare_order_regex).
+    first = pattern.bare.search(text)
+    if first is None:
+        return
+    for match in pattern.regex.finditer(text, first.start()):
         id_start, id_end = match.span("id") if has_id and match.group("id") else match.span()
         value = pattern.normalise(text[id_start:id_end])
         role = preset.keywords.nearest_role(lower, id_start, preset.keyword_window)

@@ -44,7 +44,7 @@ from pydantic import (
 from maild.classify.tagrules import TagRules
 from maild.config.load import read_toml_file
 from maild.config.locate import Loc, key_lines, line_of
-from maild.config.order_regex import compile_order_regex
+from maild.config.order_regex import compile_bare_order_regex, compile_order_regex
 from maild.config.problems import explain, format_path
 from maild.config.settings import DomainName, MailboxSettings, OrderPatternSettings, PatternKind
 from maild.errors import ConfigError, ConfigProblem
@@ -66,6 +66,7 @@ class OrderPattern:
 
     name: str
     regex: re.Pattern[str]
+    bare: re.Pattern[str]
     kind: PatternKind
     where: frozenset[str]
     headers: tuple[str, ...]
@@ -78,6 +79,7 @@ class OrderPattern:
         return cls(
             name=settings.name,
             regex=compile_order_regex(settings.regex),
+            bare=compile_bare_order_regex(settings.regex),
             kind=settings.kind,
             where=frozenset(settings.where),
             headers=settings.headers,

@@ -12,6 +12,8 @@ it were not.
 
 from __future__ import annotations
 
+import dataclasses
+import re
 import sys
 from collections.abc import Callable
 from functools import cache
@@ -160,3 +162,32 @@ def test_text_beyond_the_cap_is_never_read() -> None:
     beyond = extract_order_ids("", filler + "y" * 200 + " 113-4567890-1234567 ", {}, amazon)
 
     assert (inside.order_ids, beyond.order_ids) == (("113-4567890-1234567",), ())
+
+
+def _without_first_search(preset: Preset) -> Preset:
+    """The preset with a bare pattern that matches at the start: every pattern scans all."""
+    everywhere = re.compile("")
+    patterns = tuple(dataclasses.replace(p, bare=everywhere) for p in preset.patterns)
+    return dataclasses.replace(preset, patterns=patterns)
+
+
+# Hostile text between ID-shaped runs: dashed groups of digits, and letters before them.
+_PIECES = st.lists(
+    st.one_of(
+        st.text(alphabet=HOSTILE + "AZaz", max_size=12),
+        st.lists(st.integers(2, 12).flatmap(digits), min_size=1, max_size=4).map("-".join),
+        st.sampled_from(["Order #", "订单号：", "D01-", "PO ", "Tracking: "]),
+    ),
+    max_size=10,
+).map("".join)
+
+
+@pytest.mark.parametrize("name", preset_names())
+@given(text=_PIECES)
+def test_searching_from_the_first_bare_match_finds_what_a_full_scan_finds(
+    name: str, text: str
+) -> None:
+    shop = preset(name)
+    assert extract_order_ids(text, text, {}, shop) == extract_order_ids(
+        text, text, {}, _without_first_search(shop)
+    )

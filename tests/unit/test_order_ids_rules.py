@@ -6,9 +6,12 @@ import dataclasses
 from functools import cache
 
 import pytest
+from hypothesis import given, settings
+from hypothesis import strategies as st
 
 from maild.config.settings import OrderPatternSettings
 from maild.threads import Preset, extract_order_ids, load_preset
+from maild.threads.charfold import fold
 from maild.threads.keywords import KeywordIndex, lowered
 
 
@@ -161,3 +164,11 @@ def test_lower_casing_keeps_every_character_at_its_index() -> None:
 
     assert len(lowered(every)) == len(every)
     assert lowered("İSTANBUL ORDER") == "istanbul order"
+
+
+@settings(max_examples=300)
+@given(st.text())
+def test_ascii_text_folds_the_same_with_or_without_the_ascii_shortcut(text: str) -> None:
+    ascii_text = text.encode("ascii", "ignore").decode("ascii")
+    # A soft hyphen (which folding drops) sends the same text down the full path.
+    assert fold(ascii_text, 10_000) == fold("\u00ad" + ascii_text, 10_000) == ascii_text

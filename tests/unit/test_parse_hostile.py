@@ -174,7 +174,9 @@ def test_mail_parser_crash_costs_only_the_addresses(monkeypatch: pytest.MonkeyPa
         raise IndexError("boom")
 
     monkeypatch.setattr(addresses, "get_addresses", explode)
-    parsed = parse(HEAD + b"Subject: still here\r\n\r\nbody")
+    # A list of two: beyond the plain forms maild reads without mail-parser.
+    head = b"From: Buyer <buyer@example.com>, Other <o@example.com>\r\n"
+    parsed = parse(head + b"Subject: still here\r\n\r\nbody")
     assert (parsed.subject, parsed.text, parsed.from_addr) == ("still here", "body", None)
     assert parsed.degraded_reasons == ("address headers unreadable (IndexError)",)
 

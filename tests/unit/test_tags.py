@@ -7,13 +7,17 @@ come from the preset's own extraction, as in the pipeline. Every case must pass.
 
 from __future__ import annotations
 
+import re
 import textwrap
 from dataclasses import dataclass, field, fields
 from functools import cache
 from pathlib import Path
 
 import pytest
+from hypothesis import given, settings
+from hypothesis import strategies as st
 
+from maild.classify import tags
 from maild.classify.tags import tags_for
 from maild.errors import ConfigError
 from maild.threads import Preset, extract_order_ids, load_preset, load_preset_file, preset_names
@@ -223,3 +227,10 @@ def test_a_bad_tags_table_is_refused_with_its_place(
     assert words in problem.message
     assert problem.file == str(preset_file)
     assert problem.line is not None
+
+
+@settings(max_examples=300)
+@given(st.text())
+def test_latin_words_of_any_text_are_its_runs_of_ascii_letters_and_digits(text: str) -> None:
+    runs = set(re.findall("[0-9a-z]+", text))
+    assert tags._tokens(text) == runs | {run[:-1] for run in runs if run.endswith("s")}

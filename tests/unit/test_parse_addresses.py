@@ -1,0 +1,65 @@
+"""The plain-address shortcut answers exactly what mail-parser answers, and only for
+the forms it knows; anything else still goes to mail-parser."""
+
+from __future__ import annotations
+
+import pytest
+from hypothesis import HealthCheck, given, settings
+from hypothesis import strategies as st
+from mailparser.utils import get_addresses
+
+from maild.ingest import addresses
+from maild.ingest.notes import Notes
+
+_ATEXT = st.text(alphabet="abcXYZ019!#$%&'*+/^_`{|}~-", min_size=1, max_size=6)
+_LABEL = st.from_regex(r"\A[a-zA-Z0-9](?:[a-zA-Z0-9-]{0,3}[a-zA-Z0-9])?\Z")
+_ADDRESS = st.builds(
+    lambda local, labels: f"{local}@{'.'.join(labels)}",
+    st.lists(_ATEXT, min_size=1, max_size=3).map(".".join),
+    st.lists(_LABEL, min_size=2, max_size=3),
+)
+_NAME = st.one_of(
+    st.lists(_ATEXT, min_size=1, max_size=3).map(" ".join),
+    st.text(alphabet="abc XY,.;:<>@()[]!#'-=?", max_size=10).map(lambda s: f'"{s}"'),
+)
+_SPACE = st.sampled_from(["", " ", "  ", "\t"])
+_PLAIN = st.one_of(
+    st.builds(lambda a, b, c: a + b + c, _SPACE, _ADDRESS, _SPACE),
+    st.builds(
+        lambda a, name, b, address, c: f"{a}{name}{b}<{address}>{c}",
+        _SPACE,
+        _NAME,
+        _SPACE,
+        _ADDRESS,
+        _SPACE,
+    ),
+)
+
+
+def by_mail_parser(value: str) -> list[tuple[str, str]]:
+    found = get_addresses(value, defects=[], decode_names=True)
+    return [("" if name == address else name, address) for name, address in found if address]
+
+
+@settings(max_examples=2000, suppress_health_check=[HealthCheck.too_slow])
+@given(_PLAIN)
+def test_a_plain_address_reads_as_mail_parser_reads_it(value: str) -> None:
+    plain = addresses._PLAIN_MAILBOX.fullmatch(value)
+    assert plain is not None or "=?" in value
+    assert addresses._mailboxes(value.encode(), "to", Notes()) == by_mail_parser(value)
+
+
+@pytest.mark.parametrize(
+    "value",
+    [
+        "a@b.example, c@d.example",
+        "Smith, John <j@x.example>",
+        "=?utf-8?b?546L5Lyf?= <w@x.example>",
+        '"王伟" <w@x.example>',
+        "j@x.example (John)",
+        "John <j@x.example",
+        "Undisclosed recipients:;",
+    ],
+)
+def test_other_forms_are_left_to_mail_parser(value: str) -> None:
+    assert addresses._PLAIN_MAILBOX.fullmatch(value) is None
