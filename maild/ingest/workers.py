@@ -176,8 +176,7 @@ def process_batch(
     database, so conversations are resolved by one worker at a time, in landing order.
     """
     outcomes = parse_batch(store.raw_messages(pks), rules)
-    store.save_processed(outcomes, now)
-    store.thread_pending(now)
+    store.save_and_thread(outcomes, now)
     quarantined = tuple((o.pk, o.error or "") for o in outcomes if o.parsed is None)
     labels = Counter(o.verdict.label for o in outcomes if o.verdict is not None)
     return BatchReport(len(outcomes) - len(quarantined), quarantined, tuple(labels.items()))

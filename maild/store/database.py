@@ -199,6 +199,17 @@ class Store:
     def save_processed(self, outcomes: Sequence[ProcessOutcome], now: datetime) -> None:
         with self._session() as session:
             processed.save_processed(session, outcomes, now)
+            session.commit()
+
+    def save_and_thread(self, outcomes: Sequence[ProcessOutcome], now: datetime) -> int:
+        """Write a batch's results and thread what is ready; how many were threaded.
+
+        The first threading pass shares the batch's transaction, so each message's row
+        is written to disk once, not once for its results and again for its thread.
+        """
+        with self._session() as session:
+            processed.save_processed(session, outcomes, now)
+            return self._thread_all(session, now)
 
     def threads(self, query: ThreadQuery) -> list[ThreadRow]:
         with self._session() as session:
@@ -265,22 +276,26 @@ class Store:
 
     def thread_pending(self, now: datetime) -> int:
         """Put every processed, unthreaded message into its conversations; how many."""
-        total = 0
         with self._session() as session:
-            mailboxes = list(
-                session.execute(
-                    select(_MESSAGE.c.mailbox_id)
-                    .where(_MESSAGE.c.state == "processed", _MESSAGE.c.thread_id.is_(None))
-                    .distinct()
-                ).scalars()
-            )
+            return self._thread_all(session, now)
+
+    @staticmethod
+    def _thread_all(session: Session, now: datetime) -> int:
+        mailboxes = list(
+            session.execute(
+                select(_MESSAGE.c.mailbox_id)
+                .where(_MESSAGE.c.state == "processed", _MESSAGE.c.thread_id.is_(None))
+                .distinct()
+            ).scalars()
+        )
+        total = 0
         for mailbox_id in mailboxes:
             while True:
-                with self._session() as session:
-                    done = conversations.thread_pending(session, mailbox_id, now)
+                done = conversations.thread_pending(session, mailbox_id, now)
                 total += done
                 if done < conversations.THREAD_BATCH:
                     break
+        session.commit()
         return total
 
     def raw_message(self, message_pk: int) -> bytes:

@@ -242,7 +242,8 @@ def _outcome_rows(
 
 
 def save_processed(session: Session, outcomes: Sequence[ProcessOutcome], now: datetime) -> None:
-    """Write outcomes in one transaction; reprocessing replaces what an earlier run wrote."""
+    """Write outcomes in the caller's transaction; reprocessing replaces what an earlier run
+    wrote."""
     rows: list[dict[str, Any]] = []
     attachments: list[dict[str, Any]] = []
     orders: list[dict[str, Any]] = []
@@ -284,4 +285,3 @@ def save_processed(session: Session, outcomes: Sequence[ProcessOutcome], now: da
         session.execute(_MESSAGE_ORDER.insert(), orders)
     if labels:
         session.execute(_LABEL.insert(), labels)
-    session.commit()
