@@ -206,7 +206,6 @@ class ImapClient:
         dropped connection ends the wait at once with a TransientError.
         """
         imap = self._require()
-        lost = self._lost_future()
         queue = imap.protocol.idle_queue
         while not queue.empty():
             queue.get_nowait()  # pushes left over from an earlier IDLE
@@ -218,18 +217,19 @@ class ImapClient:
         try:
             async with asyncio.timeout(renew_after):
                 while not new_mail and not stop.is_set():
-                    pushed = asyncio.ensure_future(imap.wait_server_push(timeout=None))
+                    pushed = asyncio.ensure_future(
+                        self._unless_lost("idle", imap.wait_server_push(timeout=None))
+                    )
                     try:
                         done, _ = await asyncio.wait(
-                            {pushed, halted, lost}, return_when=asyncio.FIRST_COMPLETED
+                            {pushed, halted}, return_when=asyncio.FIRST_COMPLETED
                         )
                     finally:
                         if not pushed.done():
                             pushed.cancel()
-                    if lost.done():
-                        raise TransientError(f"{self.describe()}: connection lost")
                     if pushed not in done:
                         break
+                    # A dropped connection raises TransientError here.
                     new_mail = any(
                         _NEW_MAIL.match(line) for line in pushed.result() if isinstance(line, bytes)
                     )
@@ -261,11 +261,6 @@ class ImapClient:
     def _connection_lost(self, exc: Exception | None) -> None:
         if self._lost is not None and not self._lost.done():
             self._lost.set_result(None)
-
-    def _lost_future(self) -> "asyncio.Future[None]":
-        if self._lost is None:
-            raise TransientError(f"{self.describe()}: not connected")
-        return self._lost
 
     async def _unless_lost(self, what: str, operation: Awaitable[T]) -> T:
         task = asyncio.ensure_future(operation)

@@ -176,3 +176,34 @@ async def test_reply_appended_to_sent_by_another_client_is_ingested_as_outbound(
         stats = store.stats().mailboxes["shop"]
     assert (stats.messages, stats.outbound) == (3, 1)
     assert {f.folder for f in stats.folders} == {"INBOX", "Sent"}
+
+
+async def test_server_gone_during_idle_ends_the_wait_at_once_and_mail_after_its_return_lands(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    server = DovecotServer()
+    server.start()
+    try:
+        account = server.new_account()
+        account.deliver(make_messages(2, seed=55))
+        # Polling once an hour and IDLE renewed every five minutes: only noticing the
+        # dropped connection can end the wait within this test's limits.
+        settings = settings_for(
+            tmp_path, monkeypatch, ("shop", account, "poll_interval_s = 3600\n")
+        )
+        async with running(settings) as (_daemon, store, metrics):
+            await until(lambda: count(store, "SELECT count(*) FROM message") == 2)
+            await asyncio.sleep(0.3)  # the folder task is now in IDLE
+            await asyncio.to_thread(server.stop)
+            await until(
+                lambda: (
+                    sample(metrics, "maild_sync_errors_total", mailbox="shop", kind="transient")
+                    >= 1
+                ),
+                limit=10,
+            )
+            await asyncio.to_thread(server.start)
+            await append(account, make_message(9, seed=56))
+            await until(lambda: count(store, "SELECT count(*) FROM message") == 3, limit=30)
+    finally:
+        server.cleanup()
