@@ -2,7 +2,7 @@
 
 import asyncio
 import time
-from collections.abc import AsyncIterator
+from collections.abc import AsyncIterator, Iterator
 from contextlib import asynccontextmanager
 from datetime import UTC, datetime
 from pathlib import Path
@@ -131,31 +131,37 @@ async def test_wrong_password_mailbox_fails_alone_and_keeps_retrying(
     assert errors and all(e and "login refused" in e for e in errors), errors
 
 
-async def test_server_restart_mid_sync_is_survived_with_nothing_lost_or_doubled(
-    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
-) -> None:
+@pytest.fixture
+def own_dovecot() -> Iterator[DovecotServer]:
+    """A Dovecot of the test's own, which it may stop and start again."""
     server = DovecotServer()
     server.start()
     try:
-        account = server.new_account()
-        account.deliver(make_messages(6000, seed=54))
-        settings = settings_for(tmp_path, monkeypatch, ("shop", account, "poll_interval_s = 0.2\n"))
-        async with running(settings) as (_daemon, store, metrics):
-            await until(lambda: count(store, "SELECT count(*) FROM message") >= 200)
-            await asyncio.to_thread(server.stop)
-            landed_while_down = count(store, "SELECT count(*) FROM message")
-            await until(
-                lambda: (
-                    sample(metrics, "maild_sync_errors_total", mailbox="shop", kind="transient")
-                    >= 1
-                )
-            )
-            await asyncio.to_thread(server.start)
-            await until(lambda: count(store, "SELECT count(*) FROM message") == 6000, limit=60)
-            distinct = count(store, "SELECT count(DISTINCT message_id) FROM message")
-            locations = count(store, "SELECT count(*) FROM message_location")
+        yield server
     finally:
         server.cleanup()
+
+
+async def test_server_restart_mid_sync_is_survived_with_nothing_lost_or_doubled(
+    own_dovecot: DovecotServer, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    server = own_dovecot
+    account = server.new_account()
+    account.deliver(make_messages(6000, seed=54))
+    settings = settings_for(tmp_path, monkeypatch, ("shop", account, "poll_interval_s = 0.2\n"))
+    async with running(settings) as (_daemon, store, metrics):
+        await until(lambda: count(store, "SELECT count(*) FROM message") >= 200)
+        await asyncio.to_thread(server.stop)
+        landed_while_down = count(store, "SELECT count(*) FROM message")
+        await until(
+            lambda: (
+                sample(metrics, "maild_sync_errors_total", mailbox="shop", kind="transient") >= 1
+            )
+        )
+        await asyncio.to_thread(server.start)
+        await until(lambda: count(store, "SELECT count(*) FROM message") == 6000, limit=60)
+        distinct = count(store, "SELECT count(DISTINCT message_id) FROM message")
+        locations = count(store, "SELECT count(*) FROM message_location")
     assert landed_while_down < 6000, "the sync finished before the server went down"
     assert (distinct, locations) == (6000, 6000)
 
@@ -179,31 +185,24 @@ async def test_reply_appended_to_sent_by_another_client_is_ingested_as_outbound(
 
 
 async def test_server_gone_during_idle_ends_the_wait_at_once_and_mail_after_its_return_lands(
-    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+    own_dovecot: DovecotServer, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
 ) -> None:
-    server = DovecotServer()
-    server.start()
-    try:
-        account = server.new_account()
-        account.deliver(make_messages(2, seed=55))
-        # Polling once an hour and IDLE renewed every five minutes: only noticing the
-        # dropped connection can end the wait within this test's limits.
-        settings = settings_for(
-            tmp_path, monkeypatch, ("shop", account, "poll_interval_s = 3600\n")
+    server = own_dovecot
+    account = server.new_account()
+    account.deliver(make_messages(2, seed=55))
+    # Polling once an hour and IDLE renewed every five minutes: only noticing the
+    # dropped connection can end the wait within this test's limits.
+    settings = settings_for(tmp_path, monkeypatch, ("shop", account, "poll_interval_s = 3600\n"))
+    async with running(settings) as (_daemon, store, metrics):
+        await until(lambda: count(store, "SELECT count(*) FROM message") == 2)
+        await asyncio.sleep(0.3)  # the folder task is now in IDLE
+        await asyncio.to_thread(server.stop)
+        await until(
+            lambda: (
+                sample(metrics, "maild_sync_errors_total", mailbox="shop", kind="transient") >= 1
+            ),
+            limit=10,
         )
-        async with running(settings) as (_daemon, store, metrics):
-            await until(lambda: count(store, "SELECT count(*) FROM message") == 2)
-            await asyncio.sleep(0.3)  # the folder task is now in IDLE
-            await asyncio.to_thread(server.stop)
-            await until(
-                lambda: (
-                    sample(metrics, "maild_sync_errors_total", mailbox="shop", kind="transient")
-                    >= 1
-                ),
-                limit=10,
-            )
-            await asyncio.to_thread(server.start)
-            await append(account, make_message(9, seed=56))
-            await until(lambda: count(store, "SELECT count(*) FROM message") == 3, limit=30)
-    finally:
-        server.cleanup()
+        await asyncio.to_thread(server.start)
+        await append(account, make_message(9, seed=56))
+        await until(lambda: count(store, "SELECT count(*) FROM message") == 3, limit=30)
