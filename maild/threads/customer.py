@@ -13,6 +13,7 @@ from __future__ import annotations
 
 __all__ = ["Customer", "identify_customer"]
 
+import functools
 import re
 from collections.abc import Sequence
 from dataclasses import dataclass
@@ -94,8 +95,14 @@ def _from_display(display_name: str | None, hints: CustomerHints) -> str | None:
         return None
     name = " ".join(fold(display_name, _MAX_NAME * 4).split()).strip("\"' ")
     for suffix in hints.display_suffixes:
-        name = re.sub(rf"[ (-]*{re.escape(suffix)}\)?$", "", name, flags=re.IGNORECASE)
+        name = _suffix_at_end(suffix).sub("", name)
     return _plausible(name, hints)
+
+
+@functools.lru_cache(maxsize=64)
+def _suffix_at_end(suffix: str) -> re.Pattern[str]:
+    """A marketplace's display-name suffix ("Amazon Marketplace"), compiled once."""
+    return re.compile(rf"[ (-]*{re.escape(suffix)}\)?$", re.IGNORECASE)
 
 
 def _name_from(
