@@ -14,6 +14,7 @@ from sqlalchemy import bindparam, select
 from sqlalchemy.orm import Session
 
 from maild.domain import ConversationFacts, LandedMessage, ParsedMail, ProcessOutcome, Verdict
+from maild.store import thread_marks
 from maild.store.tables import core_table
 from maild.store.types import decode_raw
 
@@ -23,6 +24,7 @@ _ATTACHMENT = core_table("attachment")
 _MESSAGE_ORDER = core_table("message_order")
 _LABEL = core_table("label")
 _FEEDBACK = core_table("feedback")
+_MESSAGE_THREAD = core_table("message_thread")
 
 # The raw message keeps everything; the text column serves search and the classifier,
 # which gain nothing from megabytes of pasted logs.
@@ -284,4 +286,18 @@ def save_processed(session: Session, outcomes: Sequence[ProcessOutcome], now: da
         session.execute(_MESSAGE_ORDER.insert(), orders)
     if labels:
         session.execute(_LABEL.insert(), labels)
+    _mark_threaded(session, pks)
     session.commit()
+
+
+def _mark_threaded(session: Session, pks: Sequence[int]) -> None:
+    """Reprocessing may change the labels of threaded messages: their conversations too."""
+    by_mailbox: dict[int, set[int]] = {}
+    for mailbox_id, thread in session.execute(
+        select(_MESSAGE.c.mailbox_id, _MESSAGE_THREAD.c.thread_id)
+        .join(_MESSAGE_THREAD, _MESSAGE_THREAD.c.message_pk == _MESSAGE.c.id)
+        .where(_MESSAGE.c.id.in_(pks))
+    ):
+        by_mailbox.setdefault(mailbox_id, set()).add(thread)
+    for mailbox_id in sorted(by_mailbox):  # one order of locks: no deadlock
+        thread_marks.mark(session, by_mailbox[mailbox_id], thread_marks.lock(session, mailbox_id))
