@@ -88,26 +88,45 @@ def _names(session: Session) -> dict[int, str]:
     return {i: name for i, name in session.execute(select(_MAILBOX.c.id, _MAILBOX.c.name))}
 
 
-def _tags(session: Session, threads: Sequence[int]) -> dict[int, tuple[str, ...]]:
-    """Each conversation's rule labels (urgent, customer-care...), sorted, once each."""
+def _tags_where(session: Session, *where: ColumnElement[bool]) -> dict[int, set[str]]:
     found: dict[int, set[str]] = {}
-    for chunk in _chunks(sorted(set(threads))):
-        for thread, name in session.execute(
-            select(_MESSAGE_THREAD.c.thread_id, _LABEL.c.name)
-            .join(_LABEL, _LABEL.c.message_pk == _MESSAGE_THREAD.c.message_pk)
-            .where(_MESSAGE_THREAD.c.thread_id.in_(chunk), _LABEL.c.source == "rule")
-        ):
-            found.setdefault(thread, set()).add(name)
+    for thread, name in session.execute(
+        select(_MESSAGE_THREAD.c.thread_id, _LABEL.c.name)
+        .join(_LABEL, _LABEL.c.message_pk == _MESSAGE_THREAD.c.message_pk)
+        .where(_LABEL.c.source == "rule", *where)
+    ):
+        found.setdefault(thread, set()).add(name)
+    return found
+
+
+def _tags(session: Session, threads: Sequence[int] | None) -> dict[int, tuple[str, ...]]:
+    """Each conversation's rule labels (urgent, customer-care...), sorted, once each.
+
+    ``None``: of every waiting conversation, in one query (a full load).
+    """
+    found: dict[int, set[str]] = {}
+    if threads is None:
+        t = _THREAD.c
+        found = _tags_where(
+            session,
+            t.id == _MESSAGE_THREAD.c.thread_id,
+            t.awaiting_since.is_not(None),
+            t.hidden.is_(False),
+        )
+    else:
+        for chunk in _chunks(sorted(set(threads))):
+            found.update(_tags_where(session, _MESSAGE_THREAD.c.thread_id.in_(chunk)))
     return {thread: tuple(sorted(names)) for thread, names in found.items()}
 
 
 _Row = tuple[int, int, datetime | None, bool]  # thread, mailbox id, awaiting since, hidden
 
 
-def _changes(session: Session, rows: Sequence[_Row]) -> list[Change]:
+def _changes(session: Session, rows: Sequence[_Row], *, everything: bool = False) -> list[Change]:
+    """What ``rows`` show; ``everything``: they are all the waiting conversations."""
     names = _names(session)
-    waiting = [thread for thread, _, since, hidden in rows if since is not None and not hidden]
-    tags = _tags(session, waiting)
+    waits = [thread for thread, _, since, hidden in rows if since is not None and not hidden]
+    tags = _tags(session, None if everything else waits)
     return [
         Change(
             thread,
@@ -128,7 +147,7 @@ def load_waiting(session: Session) -> tuple[Cursors, list[Change]]:
             t.awaiting_since.is_not(None), t.hidden.is_(False)
         )
     ).all()
-    return cursors, _changes(session, list(rows))
+    return cursors, _changes(session, list(rows), everything=True)
 
 
 def changes_since(session: Session, seen: Cursors) -> tuple[Cursors, list[Change]]:
