@@ -25,7 +25,7 @@ from collections.abc import Callable, Collection, Iterable, Sequence
 from dataclasses import dataclass
 from datetime import datetime
 
-from sqlalchemy import ColumnElement, bindparam, select
+from sqlalchemy import ColumnElement, bindparam, false, select
 from sqlalchemy.orm import Session
 
 from maild.sla.score import Judgement
@@ -111,7 +111,7 @@ def _tags(session: Session, threads: Sequence[int] | None) -> dict[int, tuple[st
             session,
             t.id == _MESSAGE_THREAD.c.thread_id,
             t.awaiting_since.is_not(None),
-            t.hidden.is_(False),
+            t.hidden == false(),
         )
     else:
         for chunk in _chunks(sorted(set(threads))):
@@ -144,7 +144,7 @@ def load_waiting(session: Session) -> tuple[Cursors, list[Change]]:
     cursors = _counts(session)
     rows = session.execute(
         select(t.id, t.mailbox_id, t.awaiting_since, t.hidden).where(
-            t.awaiting_since.is_not(None), t.hidden.is_(False)
+            t.awaiting_since.is_not(None), t.hidden == false()
         )
     ).all()
     return cursors, _changes(session, list(rows), everything=True)
@@ -212,14 +212,14 @@ def count_first_responses(
     """Claim the first responses of ``mailboxes`` no daemon counted yet, judged; commits."""
     f = _FIRST.c
     found = {
-        row.id: row for row in _first_responses(session, f.counted.is_(False), mailboxes=mailboxes)
+        row.id: row for row in _first_responses(session, f.counted == false(), mailboxes=mailboxes)
     }
     claimed: set[int] = set()
     for chunk in _chunks(sorted(found)):
         claimed.update(
             session.execute(
                 _FIRST.update()
-                .where(f.id.in_(chunk), f.counted.is_(False))
+                .where(f.id.in_(chunk), f.counted == false())
                 .values(counted=True)
                 .returning(f.id)
             ).scalars()
@@ -255,12 +255,12 @@ def count_feedback(session: Session) -> list[tuple[str, str, str]]:
     Read first, so that a tick with nothing to count writes nothing.
     """
     fb = _FEEDBACK.c
-    fresh = list(session.execute(select(fb.id).where(fb.counted.is_(False))).scalars())
+    fresh = list(session.execute(select(fb.id).where(fb.counted == false())).scalars())
     claimed: list[tuple[int, str, str]] = []
     for chunk in _chunks(fresh):
         claimed += session.execute(
             _FEEDBACK.update()
-            .where(fb.id.in_(chunk), fb.counted.is_(False))
+            .where(fb.id.in_(chunk), fb.counted == false())
             .values(counted=True)
             .returning(fb.message_pk, fb.action, fb.reason)
         ).all()

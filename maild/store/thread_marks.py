@@ -20,7 +20,7 @@ __all__ = ["SPAM_LABELS", "keep_answers", "lock", "mark", "merged", "spam_rule"]
 from collections.abc import Collection, Mapping, Sequence
 from datetime import datetime
 
-from sqlalchemy import ColumnElement, and_, exists, or_, select
+from sqlalchemy import ColumnElement, and_, exists, false, or_, select
 from sqlalchemy.orm import Session
 
 from maild.store.tables import core_table
@@ -85,7 +85,7 @@ def merged(session: Session, mailbox_id: int, source: int, target: int, seq: int
     in_target = select(f.replied_at).where(f.thread_id == target).scalar_subquery()
     session.execute(
         _FIRST.delete().where(
-            f.thread_id == source, or_(f.counted.is_(False), f.replied_at.in_(in_target))
+            f.thread_id == source, or_(f.counted == false(), f.replied_at.in_(in_target))
         )
     )
     session.execute(_FIRST.update().where(f.thread_id == source).values(thread_id=target))
@@ -110,7 +110,7 @@ def keep_answers(
     counted: set[tuple[int, datetime]] = set()
     for start in range(0, len(ordered), _CHUNK):
         chunk = ordered[start : start + _CHUNK]
-        session.execute(_FIRST.delete().where(f.thread_id.in_(chunk), f.counted.is_(False)))
+        session.execute(_FIRST.delete().where(f.thread_id.in_(chunk), f.counted == false()))
         counted.update(
             (thread, at)
             for thread, at in session.execute(

@@ -22,7 +22,7 @@ from dataclasses import dataclass
 from datetime import datetime
 from typing import Any, Literal
 
-from sqlalchemy import ColumnElement, and_, exists, func, or_, select
+from sqlalchemy import ColumnElement, and_, exists, false, func, or_, select, true
 from sqlalchemy.orm import Session
 
 from maild.store.tables import core_table
@@ -105,18 +105,18 @@ def _view_filter(view: View) -> ColumnElement[bool]:
     t = _THREAD.c
     # ``hidden`` is the Spam view's rule, kept by every writer (maild.store.thread_marks).
     if view == "spam":
-        return t.hidden.is_(True)
+        return t.hidden == true()
     if view == "unread":
-        return and_(t.unread.is_(True), t.hidden.is_(False))
+        return and_(t.unread.is_(True), t.hidden == false())
     if view == "response-needed":
-        return and_(t.awaiting_since.is_not(None), t.hidden.is_(False))
+        return and_(t.awaiting_since.is_not(None), t.hidden == false())
     if view == "customer-care":
         return _labelled(("customer-care",))
     if view == "failed":
         return exists(
             select(_OUTBOX.c.id).where(_OUTBOX.c.thread_id == t.id, _OUTBOX.c.state == "failed")
         )
-    return t.hidden.is_(False)
+    return t.hidden == false()
 
 
 def _search_filters(query: ThreadQuery) -> list[ColumnElement[bool]]:
