@@ -266,6 +266,10 @@ def save_processed(session: Session, outcomes: Sequence[ProcessOutcome], now: da
         ).scalars()
     )
     labels = [r for r in labels if r["source"] != "model" or r["message_pk"] not in judged]
+    # Reprocessing may change the labels of threaded messages, so their conversations'
+    # Spam flag and stamp too: their mailboxes' locks first, as threading takes them.
+    threaded = _threads_of(session, pks)
+    stamps = {mailbox: thread_marks.lock(session, mailbox) for mailbox in sorted(threaded)}
     session.execute(_ATTACHMENT.delete().where(_ATTACHMENT.c.message_pk.in_(pks)))
     session.execute(_MESSAGE_ORDER.delete().where(_MESSAGE_ORDER.c.message_pk.in_(pks)))
     # Labels processing gave are replaced; a person's flags and feedback stay.
@@ -286,12 +290,13 @@ def save_processed(session: Session, outcomes: Sequence[ProcessOutcome], now: da
         session.execute(_MESSAGE_ORDER.insert(), orders)
     if labels:
         session.execute(_LABEL.insert(), labels)
-    _mark_threaded(session, pks)
+    for mailbox, threads in threaded.items():
+        thread_marks.mark(session, threads, stamps[mailbox])
     session.commit()
 
 
-def _mark_threaded(session: Session, pks: Sequence[int]) -> None:
-    """Reprocessing may change the labels of threaded messages: their conversations too."""
+def _threads_of(session: Session, pks: Sequence[int]) -> dict[int, set[int]]:
+    """The conversations these messages are in, by mailbox id (none before threading)."""
     by_mailbox: dict[int, set[int]] = {}
     for mailbox_id, thread in session.execute(
         select(_MESSAGE.c.mailbox_id, _MESSAGE_THREAD.c.thread_id)
@@ -299,5 +304,4 @@ def _mark_threaded(session: Session, pks: Sequence[int]) -> None:
         .where(_MESSAGE.c.id.in_(pks))
     ):
         by_mailbox.setdefault(mailbox_id, set()).add(thread)
-    for mailbox_id in sorted(by_mailbox):  # one order of locks: no deadlock
-        thread_marks.mark(session, by_mailbox[mailbox_id], thread_marks.lock(session, mailbox_id))
+    return by_mailbox
