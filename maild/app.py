@@ -95,12 +95,13 @@ async def reprocess(
 def exposition(settings: Settings, store: Store, clock: Clock) -> bytes:
     """The metrics as a scrape would show them now, for ``maild metrics``.
 
-    Gauges come from the database (deadline states, oldest waits); counters and
-    histograms only count what happens in a running daemon, so they read 0 here.
+    Gauges come from the database (deadline states, oldest waits, the in-time ratio);
+    counters and histograms only count what a running daemon counts, so they read 0
+    here (and nothing is claimed: the daemon still counts it).
     """
     registry = CollectorRegistry()
     metrics = _metrics(settings, registry)
-    ticker = SlaTicker(store, metrics, {})
+    ticker = SlaTicker(store, metrics, {}, counts=False)
     ticker.configure(mailbox_policies(settings))
     ticker.tick(clock())
     for state in store.stats().mailboxes.values():

@@ -12,6 +12,7 @@ import contextlib
 from prometheus_client import CollectorRegistry, Counter, Gauge, Histogram
 
 from maild import __version__
+from maild.classify.flagging import REASONS
 from maild.sla.snapshot import DUE_BUCKETS, STATES, Snapshot
 
 # First replies are judged against 2 h, 24 h and 48 h deadlines: each is a bucket edge.
@@ -123,8 +124,22 @@ class Metrics:
         )
         self._in_time = Gauge(
             "maild_platform_answered_in_time_ratio",
-            "Share of replies within the platform deadline, over the last 30 days seen.",
+            "Share of first replies within the platform deadline over the last 30 days.",
             ["mailbox"],
+            registry=registry,
+        )
+        # Counted from the feedback table by the daemon's ticker: maild flag and unflag
+        # run in their own processes, and each change is counted once (maild.store.sla_feed).
+        self._flagged = Counter(
+            "maild_messages_flagged_total",
+            "Messages a person flagged (maild flag), per reason.",
+            ["mailbox", "reason"],
+            registry=registry,
+        )
+        self._unflagged = Counter(
+            "maild_messages_unflagged_total",
+            "Spam, fraud or inappropriate labels taken off (maild unflag, or a reply), per label.",
+            ["mailbox", "reason"],
             registry=registry,
         )
         self._outbound_blocked = Counter(
@@ -158,6 +173,9 @@ class Metrics:
         self._outbound_sent.labels(mailbox)
         for kind in ("transient", "permanent"):
             self._sync_errors.labels(mailbox, kind)
+        for reason in REASONS:
+            self._flagged.labels(mailbox, reason)
+            self._unflagged.labels(mailbox, reason)
         for folder in folders:
             self._uidvalidity.labels(mailbox, folder)
             self._last_sync.labels(mailbox, folder)
@@ -190,8 +208,18 @@ class Metrics:
     def first_response(self, mailbox: str, kind: str, seconds: float) -> None:
         self._first_response.labels(mailbox, kind).observe(seconds)
 
-    def answered_in_time(self, mailbox: str, ratio: float) -> None:
-        self._in_time.labels(mailbox).set(ratio)
+    def answered_in_time(self, mailbox: str, ratio: float | None) -> None:
+        """None: no first response in the window, so no ratio (not 0, which would page)."""
+        if ratio is None:
+            _discard(self._in_time, mailbox)
+        else:
+            self._in_time.labels(mailbox).set(ratio)
+
+    def flags_changed(self, changes: list[tuple[str, str, str]]) -> None:
+        """Count (mailbox, action, reason) feedback: action "flag" or "unflag"."""
+        for mailbox, action, reason in changes:
+            counter = self._flagged if action == "flag" else self._unflagged
+            counter.labels(mailbox, reason).inc()
 
     def classified(self, counts: dict[str, int]) -> None:
         for label, count in counts.items():
@@ -216,6 +244,9 @@ class Metrics:
             _discard(series, mailbox)
         for kind in ("transient", "permanent"):
             _discard(self._sync_errors, mailbox, kind)
+        for reason in REASONS:
+            _discard(self._flagged, mailbox, reason)
+            _discard(self._unflagged, mailbox, reason)
         for folder in folders:
             _discard(self._uidvalidity, mailbox, folder)
             _discard(self._last_sync, mailbox, folder)

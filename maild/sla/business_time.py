@@ -124,6 +124,7 @@ class BusinessCalendar:
     extra_day_hours: tuple[Window, ...] | None = None
     public: PublicHolidays | None = None
     _nominal: tuple[timedelta, ...] = field(init=False, repr=False, compare=False)
+    _wall: bool = field(init=False, repr=False, compare=False)
 
     def __post_init__(self) -> None:
         if len(self.week) != 7:
@@ -143,6 +144,9 @@ class BusinessCalendar:
             raise ValueError("the calendar has no working time at all: give some day opening hours")
         totals = tuple(sum((w.length for w in day), _NONE) for day in self.week)
         object.__setattr__(self, "_nominal", totals)
+        # Asked for every deadline the SLA ticker computes: answered once.
+        wall = all(day == ALL_DAY for day in self.week) and not self.holidays and not self.public
+        object.__setattr__(self, "_wall", wall)
 
     @classmethod
     def daily(cls, windows: Sequence[Window], zone: tzinfo = UTC) -> BusinessCalendar:
@@ -157,7 +161,7 @@ class BusinessCalendar:
     @property
     def is_wall_clock(self) -> bool:
         """Whether every instant counts, so business time is plain elapsed time."""
-        return all(day == ALL_DAY for day in self.week) and not self.holidays and not self.public
+        return self._wall
 
     def hours_on(self, day: date) -> tuple[Window, ...]:
         """The opening hours of one date, after holidays and make-up days."""

@@ -1,7 +1,8 @@
 """What the SLA gauges show at one instant, from the conversations still waiting; pure.
 
-The daemon's ticker computes a snapshot every half minute and on changes; a scrape
-then only reads gauges, whatever the number of conversations.
+This is the definition; the daemon's ticker keeps the same numbers incrementally
+(:class:`maild.sla.book.SlaBook`, tested equal to it), every half minute and on
+changes, and a scrape only reads gauges, whatever the number of conversations.
 """
 
 from __future__ import annotations

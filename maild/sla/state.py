@@ -12,11 +12,14 @@ all compute the same answer for the same instant.
 from __future__ import annotations
 
 __all__ = [
+    "Allowance",
     "ClockState",
     "Deadline",
     "SlaState",
     "StateName",
+    "allowances",
     "deadlines",
+    "due_times",
     "evaluate",
     "first_response",
     "state_at",
@@ -81,15 +84,46 @@ class SlaState:
         return None if first is None else first.deadline.due
 
 
-def deadlines(received: datetime, kinds: Iterable[str], policy: SlaPolicy) -> tuple[Deadline, ...]:
-    """Every clock's deadline for a conversation waiting since ``received``, platform first."""
+@dataclass(frozen=True, slots=True)
+class Allowance:
+    """What one clock of a policy allows a conversation of some kinds, on its calendar."""
+
+    clock: ClockName
+    kind: str
+    allowance: timedelta
+    calendar: BusinessCalendar
+
+
+def allowances(kinds: Iterable[str], policy: SlaPolicy) -> tuple[Allowance, ...]:
+    """Each clock's allowance for a conversation with these kinds (tags), platform first.
+
+    The same for every conversation with the same tags: the SLA ticker keeps them.
+    """
     tags = tuple(kinds)
-    found: list[Deadline] = []
+    found: list[Allowance] = []
     for name, clock in policy.clocks:
         kind, allowance = clock.allowance_for(tags)
-        due = add_business_time(received, allowance, clock.calendar)
-        found.append(Deadline(name, kind, allowance, due, clock.calendar))
+        found.append(Allowance(name, kind, allowance, clock.calendar))
     return tuple(found)
+
+
+def due_times(received: datetime, found: Iterable[Allowance]) -> tuple[Deadline, ...]:
+    """The deadlines of a conversation waiting since ``received`` under ``found``."""
+    return tuple(
+        Deadline(
+            a.clock,
+            a.kind,
+            a.allowance,
+            add_business_time(received, a.allowance, a.calendar),
+            a.calendar,
+        )
+        for a in found
+    )
+
+
+def deadlines(received: datetime, kinds: Iterable[str], policy: SlaPolicy) -> tuple[Deadline, ...]:
+    """Every clock's deadline for a conversation waiting since ``received``, platform first."""
+    return due_times(received, allowances(kinds, policy))
 
 
 def evaluate(

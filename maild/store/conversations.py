@@ -5,6 +5,8 @@ an update of the mailbox's row, which makes the transaction a writer at once (SQ
 serialises writers; PostgreSQL holds the row lock until commit). Conversations are
 thus resolved by one worker at a time, in landing order, each seeing the last one's
 commits. Lookups are batched: one query per kind of fact, not one per message.
+The update also counts the change (maild.store.thread_marks), and every conversation
+the batch touched is stamped with it, its Spam flag and its answered waits kept.
 """
 
 __all__ = ["THREAD_BATCH", "thread_pending"]
@@ -18,6 +20,7 @@ from sqlalchemy import bindparam, func, select, tuple_
 from sqlalchemy.orm import Session
 
 from maild.domain import ConversationFacts
+from maild.store import thread_marks
 from maild.store.flags import unflag_answered
 from maild.store.tables import core_table
 from maild.store.types import UTCDateTime
@@ -35,7 +38,6 @@ from maild.threads.resolve import (
 from maild.threads.summary import ThreadMessage, summarize
 
 _MESSAGE = core_table("message")
-_MAILBOX = core_table("mailbox")
 _THREAD = core_table("thread")
 _THREAD_ORDER = core_table("thread_order")
 _MESSAGE_THREAD = core_table("message_thread")
@@ -53,18 +55,17 @@ def _chunks(values: Sequence[Any]) -> Iterable[Sequence[Any]]:
 
 def thread_pending(session: Session, mailbox_id: int, now: datetime) -> int:
     """Thread up to THREAD_BATCH processed messages of one mailbox; how many it threaded."""
-    session.execute(
-        _MAILBOX.update().where(_MAILBOX.c.id == mailbox_id).values(name=_MAILBOX.c.name)
-    )
+    seq = thread_marks.lock(session, mailbox_id)
     incoming = _pending(session, mailbox_id)
     if not incoming:
         session.commit()
         return 0
     threader = Threader(_known(session, mailbox_id, incoming))
     actions = [action for message in incoming for action in threader.place(message)]
-    touched = _apply(session, mailbox_id, actions, now)
-    _summarize(session, touched, now)
+    touched = _apply(session, mailbox_id, actions, now, seq)
+    _summarize(session, mailbox_id, touched, now)
     unflag_answered(session, touched, now)
+    thread_marks.mark(session, touched, seq)
     session.commit()
     return len(incoming)
 
@@ -228,7 +229,9 @@ class _Pending:
         self.orders, self.links, self.primary = [], [], []
 
 
-def _apply(session: Session, mailbox_id: int, actions: list[Action], now: datetime) -> set[int]:
+def _apply(
+    session: Session, mailbox_id: int, actions: list[Action], now: datetime, seq: int
+) -> set[int]:
     """Carry out the threader's actions; the threads whose summary must be redone."""
     ids = _new_threads(session, mailbox_id, actions, now)
     touched: set[int] = set()
@@ -246,6 +249,7 @@ def _apply(session: Session, mailbox_id: int, actions: list[Action], now: dateti
                 ]
             case Merge(source=source, target=target):
                 pending.flush(session)
+                thread_marks.merged(session, mailbox_id, real(source), real(target), seq)
                 _merge(session, real(source), real(target))
                 touched.discard(real(source))
                 touched.add(real(target))
@@ -273,7 +277,7 @@ def _merge(session: Session, source: int, target: int) -> None:
     session.execute(_THREAD.delete().where(_THREAD.c.id == source))
 
 
-def _summarize(session: Session, threads: set[int], now: datetime) -> None:
+def _summarize(session: Session, mailbox_id: int, threads: set[int], now: datetime) -> None:
     m = _MESSAGE.c
     members: dict[int, list[ThreadMessage]] = {t: [] for t in threads}
     for chunk in _chunks(sorted(threads)):
@@ -312,8 +316,10 @@ def _summarize(session: Session, threads: set[int], now: datetime) -> None:
         )
     }
     updates = []
+    answers = {}
     for thread, messages in members.items():
         summary = summarize(messages)
+        answers[thread] = summary.answered
         seen = max((t for t in (shown.get(thread), summary.last_outbound_at) if t), default=None)
         updates.append(
             {
@@ -337,3 +343,4 @@ def _summarize(session: Session, threads: set[int], now: datetime) -> None:
         )
     if updates:
         session.execute(_THREAD.update().where(_THREAD.c.id == bindparam("_id")), updates)
+    thread_marks.keep_answers(session, mailbox_id, answers)

@@ -7,7 +7,7 @@ Methods are synchronous (SQLAlchemy sessions); the daemon calls them through
 __all__ = ["MailboxStats", "Stats", "Store"]
 
 import logging
-from collections.abc import Iterable, Iterator, Sequence
+from collections.abc import Collection, Iterable, Iterator, Sequence
 from contextlib import contextmanager
 from dataclasses import dataclass
 from datetime import datetime
@@ -28,9 +28,10 @@ from maild.domain import (
     RawMessage,
 )
 from maild.errors import StoreError
-from maild.store import conversations, flags, processed, schema, thread_views
+from maild.store import conversations, flags, processed, schema, sla_feed, thread_views
 from maild.store.engine import make_engine
 from maild.store.flags import FeedbackMessage, FlagChange
+from maild.store.sla_feed import Change, Counted, Cursors, FirstResponseRow, Judge
 from maild.store.tables import Folder, Mailbox, Thread, core_table
 from maild.store.thread_views import ShownMessage, ThreadQuery, ThreadRow
 from maild.store.types import decode_raw
@@ -244,15 +245,31 @@ class Store:
         with self._session() as session:
             return flags.feedback_messages(session)
 
-    def awaiting(self) -> list[tuple[int, str, datetime, tuple[str, ...]]]:
-        """Conversations waiting for a reply: (id, mailbox, waiting since, tags)."""
+    def load_waiting(self) -> tuple[Cursors, list[Change]]:
+        """Every conversation waiting for a reply, and the change counts that covers."""
         with self._session() as session:
-            return thread_views.awaiting(session)
+            return sla_feed.load_waiting(session)
 
-    def replied(self, thread_ids: Sequence[int]) -> dict[int, datetime]:
-        """When each of these conversations last got a reply from the seller, if ever."""
+    def sla_changes(self, seen: Cursors) -> tuple[Cursors, list[Change]]:
+        """Conversations changed since the counts ``seen``, and the counts now."""
         with self._session() as session:
-            return thread_views.replied(session, thread_ids)
+            return sla_feed.changes_since(session, seen)
+
+    def count_first_responses(self, mailboxes: Collection[str], judge: Judge) -> list[Counted]:
+        """Claim and judge the first responses no daemon has counted yet."""
+        with self._session() as session:
+            return sla_feed.count_first_responses(session, mailboxes, judge)
+
+    def answered_since(
+        self, cutoff: datetime, mailboxes: Collection[str]
+    ) -> list[FirstResponseRow]:
+        with self._session() as session:
+            return sla_feed.answered_since(session, cutoff, mailboxes)
+
+    def count_feedback(self) -> list[tuple[str, str, str]]:
+        """Claim the flags and unflags no daemon has counted yet: (mailbox, action, reason)."""
+        with self._session() as session:
+            return sla_feed.count_feedback(session)
 
     def inbound_locations(self, thread_id: int) -> dict[str, tuple[int, list[int]]]:
         """Where a conversation's inbound messages are: folder -> (UIDVALIDITY, UIDs)."""

@@ -1,8 +1,8 @@
 """A seller's flags in the database: ``maild flag`` and ``maild unflag``, and their feedback.
 
 A flag is a ``label`` row with source "flag" named after its reason; the Spam view
-follows it (maild.store.thread_views). Each change first takes the lock threading
-takes (an update of the mailbox's row, see maild.store.conversations), then reads
+follows it (the conversation's ``hidden``, see maild.store.thread_marks). Each change
+first takes the lock threading takes (maild.store.thread_marks.lock), then reads
 the facts the rules need: a reply being threaded at the same moment is either seen
 by the rules, or threaded after the flag and takes it off (:func:`unflag_answered`).
 So no flag ever stays on an answered message. Every change, the automatic one
@@ -31,8 +31,10 @@ from sqlalchemy.orm import Session
 from maild.classify.flagging import MessageFacts, Reason, Refusal, flag_refusal, unflag_refusal
 from maild.classify.message import HAM
 from maild.errors import MaildError
+from maild.store import thread_marks
 from maild.store.tables import core_table
-from maild.store.thread_views import SPAM_LABELS, in_view, thread_messages
+from maild.store.thread_marks import SPAM_LABELS
+from maild.store.thread_views import in_view, thread_messages
 from maild.store.types import UTCDateTime, decode_raw
 
 _MESSAGE = core_table("message")
@@ -106,10 +108,10 @@ def find_message(session: Session, ref: str) -> int:
     return pks[0]
 
 
-def _lock(session: Session, pk: int) -> None:
-    """Take threading's lock on the message's mailbox; held until commit or rollback."""
-    owner = select(_MESSAGE.c.mailbox_id).where(_MESSAGE.c.id == pk).scalar_subquery()
-    session.execute(_MAILBOX.update().where(_MAILBOX.c.id == owner).values(name=_MAILBOX.c.name))
+def _lock(session: Session, pk: int) -> int:
+    """Take threading's lock on the message's mailbox, held until commit; the change's stamp."""
+    owner = session.execute(select(_MESSAGE.c.mailbox_id).where(_MESSAGE.c.id == pk)).scalar_one()
+    return thread_marks.lock(session, owner)
 
 
 def _facts(session: Session, pk: int) -> tuple[MessageFacts, FlagChange]:
@@ -153,10 +155,11 @@ def _facts(session: Session, pk: int) -> tuple[MessageFacts, FlagChange]:
     return facts, FlagChange(row.message_id, row.thread_id)
 
 
-def _judge(session: Session, ref: str) -> tuple[int, MessageFacts, FlagChange]:
+def _judge(session: Session, ref: str) -> tuple[int, int, MessageFacts, FlagChange]:
+    """The message, the stamp of this change, the rules' facts and an empty change."""
     pk = find_message(session, ref)
-    _lock(session, pk)
-    return pk, *_facts(session, pk)
+    seq = _lock(session, pk)
+    return pk, seq, *_facts(session, pk)
 
 
 def _refused(session: Session, change: FlagChange, refusal: Refusal) -> FlagChange:
@@ -187,7 +190,13 @@ def _take_off(session: Session, pk: int, facts: MessageFacts) -> tuple[str, ...]
     return names
 
 
-def _done(session: Session, change: FlagChange, removed: tuple[str, ...]) -> FlagChange:
+def _done(
+    session: Session, pk: int, seq: int, change: FlagChange, removed: tuple[str, ...]
+) -> FlagChange:
+    threads = session.execute(
+        select(_MESSAGE_THREAD.c.thread_id).where(_MESSAGE_THREAD.c.message_pk == pk)
+    ).scalars()
+    thread_marks.mark(session, set(threads), seq)
     in_spam = change.thread_id is not None and in_view(session, change.thread_id, "spam")
     session.commit()
     return replace(change, removed=removed, in_spam=in_spam)
@@ -199,7 +208,7 @@ def flag(session: Session, ref: str, reason: Reason, now: datetime) -> FlagChang
     The flag replaces any other spam, fraud or inappropriate label (the model's, or an
     earlier flag with another reason): the person's word is the one that stands.
     """
-    pk, facts, change = _judge(session, ref)
+    pk, seq, facts, change = _judge(session, ref)
     refusal = flag_refusal(facts, reason)
     if refusal is not None:
         return _refused(session, change, refusal)
@@ -210,7 +219,7 @@ def flag(session: Session, ref: str, reason: Reason, now: datetime) -> FlagChang
         )
     )
     session.execute(_FEEDBACK.insert().values(_feedback(pk, "flag", reason, "agent", now)))
-    return _done(session, change, removed)
+    return _done(session, pk, seq, change, removed)
 
 
 def unflag(session: Session, ref: str, now: datetime) -> FlagChange:
@@ -219,7 +228,7 @@ def unflag(session: Session, ref: str, now: datetime) -> FlagChange:
     The model's label too: a seller who says a message is not spam is believed, and
     a reprocessed message does not get the model's label back (maild.store.processed).
     """
-    pk, facts, change = _judge(session, ref)
+    pk, seq, facts, change = _judge(session, ref)
     refusal = unflag_refusal(facts)
     if refusal is not None:
         return _refused(session, change, refusal)
@@ -227,7 +236,7 @@ def unflag(session: Session, ref: str, now: datetime) -> FlagChange:
     session.execute(
         _FEEDBACK.insert(), [_feedback(pk, "unflag", name, "agent", now) for name in removed]
     )
-    return _done(session, change, removed)
+    return _done(session, pk, seq, change, removed)
 
 
 def unflag_answered(session: Session, threads: Collection[int], now: datetime) -> None:

@@ -14,6 +14,7 @@ from sqlalchemy import bindparam, select
 from sqlalchemy.orm import Session
 
 from maild.domain import ConversationFacts, LandedMessage, ParsedMail, ProcessOutcome, Verdict
+from maild.store import thread_marks
 from maild.store.tables import core_table
 from maild.store.types import decode_raw
 
@@ -23,6 +24,7 @@ _ATTACHMENT = core_table("attachment")
 _MESSAGE_ORDER = core_table("message_order")
 _LABEL = core_table("label")
 _FEEDBACK = core_table("feedback")
+_MESSAGE_THREAD = core_table("message_thread")
 
 # The raw message keeps everything; the text column serves search and the classifier,
 # which gain nothing from megabytes of pasted logs.
@@ -265,6 +267,10 @@ def save_processed(session: Session, outcomes: Sequence[ProcessOutcome], now: da
         ).scalars()
     )
     labels = [r for r in labels if r["source"] != "model" or r["message_pk"] not in judged]
+    # Reprocessing may change the labels of threaded messages, so their conversations'
+    # Spam flag and stamp too: their mailboxes' locks first, as threading takes them.
+    threaded = _threads_of(session, pks)
+    stamps = {mailbox: thread_marks.lock(session, mailbox) for mailbox in sorted(threaded)}
     session.execute(_ATTACHMENT.delete().where(_ATTACHMENT.c.message_pk.in_(pks)))
     session.execute(_MESSAGE_ORDER.delete().where(_MESSAGE_ORDER.c.message_pk.in_(pks)))
     # Labels processing gave are replaced; a person's flags and feedback stay.
@@ -285,3 +291,17 @@ def save_processed(session: Session, outcomes: Sequence[ProcessOutcome], now: da
         session.execute(_MESSAGE_ORDER.insert(), orders)
     if labels:
         session.execute(_LABEL.insert(), labels)
+    for mailbox, threads in threaded.items():
+        thread_marks.mark(session, threads, stamps[mailbox])
+
+
+def _threads_of(session: Session, pks: Sequence[int]) -> dict[int, set[int]]:
+    """The conversations these messages are in, by mailbox id (none before threading)."""
+    by_mailbox: dict[int, set[int]] = {}
+    for mailbox_id, thread in session.execute(
+        select(_MESSAGE.c.mailbox_id, _MESSAGE_THREAD.c.thread_id)
+        .join(_MESSAGE_THREAD, _MESSAGE_THREAD.c.message_pk == _MESSAGE.c.id)
+        .where(_MESSAGE.c.id.in_(pks))
+    ):
+        by_mailbox.setdefault(mailbox_id, set()).add(thread)
+    return by_mailbox

@@ -9,6 +9,7 @@ needs a migration in ``migrations/versions``; a test compares the two.
 __all__ = [
     "Attachment",
     "Feedback",
+    "FirstResponse",
     "Folder",
     "Label",
     "Mailbox",
@@ -19,6 +20,7 @@ __all__ = [
     "OutboxItem",
     "Thread",
     "ThreadOrder",
+    "ThreadRemoved",
     "core_table",
 ]
 
@@ -36,6 +38,9 @@ class Mailbox(SQLModel, table=True):
     name: str = Field(unique=True, max_length=63)
     address: str = Field(default="", max_length=320)
     created_at: datetime = Field(sa_type=UTCDateTime)
+    # Counts the changes to its conversations (maild.store.thread_marks): the SLA ticker
+    # reads only conversations stamped after the last count it saw.
+    change_seq: int = Field(default=0)
 
 
 class Folder(SQLModel, table=True):
@@ -138,6 +143,8 @@ class Thread(SQLModel, table=True):
         UniqueConstraint("mailbox_id", "key"),
         Index("ix_thread_customer_subject", "mailbox_id", "customer_address", "subject_key"),
         Index("ix_thread_last_message_at", "last_message_at"),
+        Index("ix_thread_change", "mailbox_id", "change_seq"),
+        Index("ix_thread_hidden_awaiting", "hidden", "awaiting_since"),
     )
 
     id: int | None = Field(default=None, primary_key=True)
@@ -158,8 +165,51 @@ class Thread(SQLModel, table=True):
     shown_at: datetime | None = Field(default=None, sa_type=UTCDateTime)
     sub_orders: int = Field(default=0)
     after_sale_sub_orders: int = Field(default=0)
+    # In the Spam view, out of All, Unread and Response Needed (maild.store.thread_marks).
+    hidden: bool = Field(default=False)
+    # The mailbox's change_seq when this conversation last changed.
+    change_seq: int = Field(default=0)
     created_at: datetime = Field(sa_type=UTCDateTime)
     updated_at: datetime = Field(sa_type=UTCDateTime)
+
+
+class ThreadRemoved(SQLModel, table=True):
+    """A conversation merged into another: the SLA ticker forgets it (maild.store.sla_feed)."""
+
+    __tablename__ = "thread_removed"
+    __table_args__ = (Index("ix_thread_removed_change", "mailbox_id", "change_seq"),)
+
+    thread_id: int = Field(primary_key=True, sa_column_kwargs={"autoincrement": False})
+    mailbox_id: int = Field(foreign_key="mailbox.id")
+    change_seq: int
+
+
+class FirstResponse(SQLModel, table=True):
+    """A customer's wait that a seller reply ended, kept to count it once and to score.
+
+    Threading writes one per answered wait, from the stored messages, whenever and
+    however the reply arrived (maild.store.thread_marks). A running daemon counts
+    each in the first-response histogram exactly once (``counted``, set before it is
+    observed and never undone) and judges it on the platform's clock (``kind``,
+    ``business_seconds``, ``in_time``): the in-time ratio is read from these rows.
+    """
+
+    __tablename__ = "first_response"
+    __table_args__ = (
+        UniqueConstraint("thread_id", "replied_at"),
+        Index("ix_first_response_counted", "counted"),
+        Index("ix_first_response_replied_at", "replied_at"),
+    )
+
+    id: int | None = Field(default=None, primary_key=True)
+    mailbox_id: int = Field(foreign_key="mailbox.id")
+    thread_id: int = Field(foreign_key="thread.id")
+    asked_at: datetime = Field(sa_type=UTCDateTime)
+    replied_at: datetime = Field(sa_type=UTCDateTime)
+    counted: bool = Field(default=False)
+    kind: str | None = Field(default=None, max_length=64)
+    business_seconds: float | None = Field(default=None)
+    in_time: bool | None = Field(default=None)
 
 
 class ThreadOrder(SQLModel, table=True):
@@ -221,6 +271,8 @@ class Feedback(SQLModel, table=True):
     reason: str = Field(max_length=24)
     origin: str = Field(max_length=8)
     created_at: datetime = Field(sa_type=UTCDateTime)
+    # Counted once in maild_messages_(un)flagged_total by a running daemon.
+    counted: bool = Field(default=False, index=True)
 
 
 class OutboxItem(SQLModel, table=True):

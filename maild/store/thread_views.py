@@ -7,7 +7,6 @@ conversation's case-folded subject key.
 """
 
 __all__ = [
-    "SPAM_LABELS",
     "VIEWS",
     "ShownMessage",
     "ThreadQuery",
@@ -23,7 +22,7 @@ from dataclasses import dataclass
 from datetime import datetime
 from typing import Any, Literal
 
-from sqlalchemy import ColumnElement, and_, exists, func, or_, select
+from sqlalchemy import ColumnElement, and_, exists, false, func, or_, select, true
 from sqlalchemy.orm import Session
 
 from maild.store.tables import core_table
@@ -31,8 +30,6 @@ from maild.store.types import UTCDateTime
 
 View = Literal["all", "unread", "response-needed", "customer-care", "failed", "spam"]
 VIEWS: tuple[View, ...] = ("all", "unread", "response-needed", "customer-care", "failed", "spam")
-# A message labelled with one of these is out of All and Unread and in the Spam view.
-SPAM_LABELS = ("spam", "fraud", "inappropriate")
 
 _THREAD = core_table("thread")
 _MAILBOX = core_table("mailbox")
@@ -95,45 +92,31 @@ def _like(text: str) -> str:
     return f"%{escaped}%"
 
 
-def _labelled(names: Sequence[str], *also: ColumnElement[bool]) -> ColumnElement[bool]:
-    """The conversation has a message carrying one of ``names`` (meeting ``also``)."""
+def _labelled(names: Sequence[str]) -> ColumnElement[bool]:
+    """The conversation has a message carrying one of ``names``."""
     return exists(
         select(_LABEL.c.id)
         .join(_MESSAGE_THREAD, _MESSAGE_THREAD.c.message_pk == _LABEL.c.message_pk)
-        .where(_MESSAGE_THREAD.c.thread_id == _THREAD.c.id, _LABEL.c.name.in_(names), *also)
+        .where(_MESSAGE_THREAD.c.thread_id == _THREAD.c.id, _LABEL.c.name.in_(names))
     )
 
 
 def _view_filter(view: View) -> ColumnElement[bool]:
     t = _THREAD.c
-    # A reply takes a conversation out of Spam: a seller who answers does not think so.
-    # A person's flag counts even after an earlier reply, since a reply after the
-    # flagged message takes the flag off (maild.store.flags.unflag_answered).
-    # The model's own label never hides a conversation about an order (DOMAIN.md: those
-    # must not be flagged), even when the labelled message names no order itself.
-    about_order = exists(
-        select(_THREAD_ORDER.c.id).where(_THREAD_ORDER.c.thread_id == t.id).correlate(_THREAD)
-    )
-    spam = _labelled(
-        SPAM_LABELS,
-        or_(
-            _LABEL.c.source == "flag",
-            and_(t.last_outbound_at.is_(None), ~about_order),
-        ),
-    )
+    # ``hidden`` is the Spam view's rule, kept by every writer (maild.store.thread_marks).
     if view == "spam":
-        return spam
+        return t.hidden == true()
     if view == "unread":
-        return and_(t.unread.is_(True), ~spam)
+        return and_(t.unread.is_(True), t.hidden == false())
     if view == "response-needed":
-        return and_(t.awaiting_since.is_not(None), ~spam)
+        return and_(t.awaiting_since.is_not(None), t.hidden == false())
     if view == "customer-care":
         return _labelled(("customer-care",))
     if view == "failed":
         return exists(
             select(_OUTBOX.c.id).where(_OUTBOX.c.thread_id == t.id, _OUTBOX.c.state == "failed")
         )
-    return ~spam
+    return t.hidden == false()
 
 
 def _search_filters(query: ThreadQuery) -> list[ColumnElement[bool]]:
@@ -296,34 +279,3 @@ def thread_messages(session: Session, thread_id: int) -> list[ShownMessage]:
         )
         for position, row in enumerate(rows, 1)
     ]
-
-
-def awaiting(session: Session) -> list[tuple[int, str, datetime, tuple[str, ...]]]:
-    t = _THREAD.c
-    rows = session.execute(
-        select(t.id, _MAILBOX.c.name, t.awaiting_since)
-        .join(_MAILBOX, _MAILBOX.c.id == t.mailbox_id)
-        .where(t.awaiting_since.is_not(None), ~_labelled(SPAM_LABELS))
-    ).all()
-    tags: dict[int, list[str]] = {}
-    for thread, name in session.execute(
-        select(_MESSAGE_THREAD.c.thread_id, _LABEL.c.name)
-        .join(_LABEL, _LABEL.c.message_pk == _MESSAGE_THREAD.c.message_pk)
-        .join(_THREAD, _THREAD.c.id == _MESSAGE_THREAD.c.thread_id)
-        .where(_THREAD.c.awaiting_since.is_not(None), _LABEL.c.source == "rule")
-    ):
-        tags.setdefault(thread, []).append(name)
-    return [(r.id, r.name, r.awaiting_since, tuple(sorted(set(tags.get(r.id, ()))))) for r in rows]
-
-
-def replied(session: Session, thread_ids: Sequence[int]) -> dict[int, datetime]:
-    found: dict[int, datetime] = {}
-    for start in range(0, len(thread_ids), 500):
-        chunk = list(thread_ids[start : start + 500])
-        for thread, at in session.execute(
-            select(_THREAD.c.id, _THREAD.c.last_outbound_at).where(
-                _THREAD.c.id.in_(chunk), _THREAD.c.last_outbound_at.is_not(None)
-            )
-        ):
-            found[thread] = at
-    return found

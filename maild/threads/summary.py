@@ -43,6 +43,9 @@ class ThreadSummary:
     customer_name: str | None
     sub_orders: int
     after_sale_sub_orders: int
+    # Every wait a seller reply ended: (when the customer's first unanswered message
+    # arrived, when the reply went out), oldest first. What the SLA histogram counts.
+    answered: tuple[tuple[datetime, datetime], ...] = ()
 
 
 def _customer(message: ThreadMessage) -> bool:
@@ -54,9 +57,15 @@ def summarize(messages: Sequence[ThreadMessage]) -> ThreadSummary:
     ordered = sorted(messages, key=lambda m: (m.at, m.direction != "in"))
     people = [m for m in ordered if not m.machine]
     awaiting: datetime | None = None
+    answered: list[tuple[datetime, datetime]] = []
     for message in people:
         # A customer message starts the wait (unless one already waits); a reply ends it.
-        awaiting = (awaiting or message.at) if message.direction == "in" else None
+        if message.direction == "in":
+            awaiting = awaiting or message.at
+        else:
+            if awaiting is not None:
+                answered.append((awaiting, message.at))
+            awaiting = None
     inbound = [m.at for m in people if m.direction == "in"]
     outbound = [m.at for m in people if m.direction == "out"]
     # The customer is who wrote in first; a conversation the seller opened, who it went to.
@@ -79,4 +88,5 @@ def summarize(messages: Sequence[ThreadMessage]) -> ThreadSummary:
         or (who.customer_name if who else None),
         sub_orders=len({s for m in ordered for s in m.sub_orders}),
         after_sale_sub_orders=len({s for m in ordered if _customer(m) for s in m.sub_orders}),
+        answered=tuple(answered),
     )

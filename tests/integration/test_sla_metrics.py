@@ -45,6 +45,23 @@ async def append(account: ImapAccount, folder: str, raw: bytes, at: datetime) ->
         assert response.result == "OK", response
 
 
+REPLY = (
+    b"From: support@shop.example\r\nTo: buyer1@mail.example\r\n"
+    b"Subject: Re: Order 113-0000001-0000001\r\nMessage-ID: <r1@sla.test>\r\n"
+    b"In-Reply-To: <q1@sla.test>\r\n\r\nIt ships today.\r\n"
+)
+
+
+async def create_sent(account: ImapAccount) -> None:
+    async with imap_session(account) as client, asyncio.timeout(10):
+        await client.create("Sent")
+
+
+def amazon_table(account: ImapAccount) -> str:
+    """The mailbox's config table on Amazon's preset: 24 hours of wall-clock time."""
+    return mailbox_table(account, preset="amazon")
+
+
 def get(port: int, path: str) -> tuple[int, str]:
     try:
         with urllib.request.urlopen(f"http://127.0.0.1:{port}{path}", timeout=5) as response:
@@ -62,8 +79,7 @@ def sample(text: str, line: str) -> bool:
 async def test_scrape_counts_conversations_per_deadline_state_and_a_reply_lands_in_the_histogram(
     imap_account: ImapAccount, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
 ) -> None:
-    async with imap_session(imap_account) as client, asyncio.timeout(10):
-        await client.create("Sent")
+    await create_sent(imap_account)
     # Amazon: 24 hours of wall-clock time. At NOW: overdue, 4 h left (due soon), 23 h left.
     await append(
         imap_account, "INBOX", question(1, "113-0000001-0000001"), NOW - timedelta(hours=30)
@@ -75,7 +91,7 @@ async def test_scrape_counts_conversations_per_deadline_state_and_a_reply_lands_
         imap_account, "INBOX", question(3, "113-0000003-0000003"), NOW - timedelta(hours=1)
     )
     port = free_port()
-    table = mailbox_table(imap_account, preset="amazon")
+    table = amazon_table(imap_account)
     config = write_config(tmp_path, table + f'\n[metrics]\nlisten = "127.0.0.1:{port}"\n')
     monkeypatch.setenv(password_variable("shop"), imap_account.password)
     settings = load_config(config)
@@ -107,12 +123,7 @@ async def test_scrape_counts_conversations_per_deadline_state_and_a_reply_lands_
         assert get(port, "/healthz") == (200, "ok\n")
         assert get(port, "/readyz") == (200, "ready\n")
 
-        reply = (
-            b"From: support@shop.example\r\nTo: buyer1@mail.example\r\n"
-            b"Subject: Re: Order 113-0000001-0000001\r\nMessage-ID: <r1@sla.test>\r\n"
-            b"In-Reply-To: <q1@sla.test>\r\n\r\nIt ships today.\r\n"
-        )
-        await append(imap_account, "Sent", reply, NOW - timedelta(hours=28))
+        await append(imap_account, "Sent", REPLY, NOW - timedelta(hours=28))
 
         count = 'maild_first_response_business_seconds_count{kind="default",mailbox="shop"} 1.0'
         await until(lambda: sample(get(port, "/metrics")[1], count), limit=30)
@@ -139,7 +150,7 @@ def test_maild_metrics_prints_the_deadline_gauges_from_the_database(
     capsys: pytest.CaptureFixture[str],
 ) -> None:
     asyncio.run(append(imap_account, "INBOX", question(1, "113-0000001-0000001"), NOW))
-    table = mailbox_table(imap_account, preset="amazon")
+    table = amazon_table(imap_account)
     config = str(write_config(tmp_path, table))
     monkeypatch.setenv(password_variable("shop"), imap_account.password)
     assert main(["--config", config, "run", "--once"]) == 0
@@ -158,3 +169,49 @@ def test_maild_metrics_prints_the_deadline_gauges_from_the_database(
     ]
     assert len(states) == 1
     assert 'maild_folder_last_sync_timestamp_seconds{folder="INBOX",mailbox="shop"} 0.0' not in out
+
+
+async def test_a_reply_stored_by_run_once_is_counted_by_the_next_daemon_and_not_again_after(
+    imap_account: ImapAccount, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    await create_sent(imap_account)
+    await append(
+        imap_account, "INBOX", question(1, "113-0000001-0000001"), NOW - timedelta(hours=30)
+    )
+    await append(imap_account, "Sent", REPLY, NOW - timedelta(hours=27))
+    table = amazon_table(imap_account)
+    ports = [free_port(), free_port()]
+    config = write_config(tmp_path, table + f'\n[metrics]\nlisten = "127.0.0.1:{ports[0]}"\n')
+    monkeypatch.setenv(password_variable("shop"), imap_account.password)
+    # No daemon runs: the reply is fetched from Sent, stored and threaded only.
+    assert await asyncio.to_thread(main, ["--config", str(config), "run", "--once"]) == 0
+
+    count = 'maild_first_response_business_seconds_count{kind="default",mailbox="shop"} 1.0'
+    ratio = 'maild_platform_answered_in_time_ratio{mailbox="shop"} 1.0'
+    scrapes = []
+    for port in ports:  # the daemon, then the daemon restarted
+        config.write_text(config.read_text().replace(str(ports[0]), str(port)))
+        settings = load_config(config)
+        store = Store.open(settings.database.url)
+        daemon = asyncio.create_task(run_forever(settings, store, lambda: NOW))
+        try:
+            await until(lambda: sample(get(port, "/metrics")[1], ratio))  # noqa: B023 (awaited at once)
+            scrapes.append(get(port, "/metrics")[1])
+        finally:
+            daemon.cancel()
+            with pytest.raises(asyncio.CancelledError):
+                await daemon
+            store.close()
+
+    # Answered after 3 h: counted once, in the 4 h bucket, by the first daemon only.
+    assert sample(scrapes[0], count)
+    assert sample(
+        scrapes[0],
+        "maild_first_response_business_seconds_bucket"
+        '{kind="default",le="14400.0",mailbox="shop"} 1.0',
+    )
+    assert not any(
+        line.startswith("maild_first_response_business_seconds_count")
+        for line in scrapes[1].splitlines()
+    )
+    assert sample(scrapes[1], ratio)

@@ -40,6 +40,17 @@ def test_seller_reply_ends_the_wait_and_a_new_question_starts_another() -> None:
     assert summarize([msg(0), msg(1, "out"), msg(5)]).awaiting_since == T0 + timedelta(hours=5)
 
 
+def test_each_wait_a_reply_ends_is_kept_from_its_first_question_to_the_reply() -> None:
+    messages = [msg(0), msg(1), msg(2, "out"), msg(3, "out"), msg(4, "out", machine=True), msg(5)]
+    hours = [(asked - T0, replied - T0) for asked, replied in summarize(messages).answered]
+    # The second reply ends no wait; an auto-reply ends none; the last question waits.
+    assert hours == [(timedelta(0), timedelta(hours=2))]
+    assert summarize([*messages, msg(7, "out")]).answered[1] == (
+        T0 + timedelta(hours=5),
+        T0 + timedelta(hours=7),
+    )
+
+
 def test_auto_replies_neither_start_nor_stop_the_wait() -> None:
     assert summarize([msg(0), msg(1, "out", machine=True)]).awaiting_since == T0
     assert summarize([msg(0, "out"), msg(1, machine=True)]).awaiting_since is None

@@ -7,14 +7,14 @@ messages). Keyed by (thread_id, state, mailbox_id), the same question is a range
 over just the waiting messages, and the index still serves lookups by conversation.
 
 Revision ID: 0009
-Revises: 0006
+Revises: 0008
 Create Date: 2026-11-24
 """
 
 from alembic import op
 
 revision = "0009"
-down_revision = "0006"
+down_revision = "0008"
 branch_labels = None
 depends_on = None
 
