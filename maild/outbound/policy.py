@@ -60,13 +60,15 @@ def _check_text(text: str, policy: OutboundPolicy, part: Part) -> list[Violation
 def check(draft: Draft, policy: OutboundPolicy) -> list[Violation]:
     """Every violation in ``draft``, by part, then position; empty when it may be sent."""
     found = _check_text(draft.text, policy, "text")
+    if draft.subject:
+        found += _check_text(draft.subject, policy, "subject")
     if draft.html is not None:
         page = read_html(draft.html)
         found += _check_text(page.text, policy, "html-text")
         found += check_html_links(draft.html, page.links, policy)
     if "attachment" in policy.rules:
         found += check_attachments(draft.attachments, policy)
-    order: dict[Part, int] = {"text": 0, "html-text": 1, "html": 2, "attachments": 3}
+    order: dict[Part, int] = {"subject": 0, "text": 1, "html-text": 2, "html": 3, "attachments": 4}
     return sorted(
         (v for v in found if v.rule in policy.rules),
         key=lambda v: (order[v.part], v.span, v.rule),
