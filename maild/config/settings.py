@@ -384,6 +384,9 @@ class OutboundSettings(_Model):
     ] = ("US", "CN")
     # What {shop_name} in a reply template becomes; None: a template using it is refused.
     shop_name: Line | None = None
+    # With a classifier_model: a draft the model scores at least this likely spam is
+    # refused as marketing, besides the phrase list.
+    spam_threshold: Annotated[float, Field(gt=0, le=1, allow_inf_nan=False)] = 0.9
 
 
 class OutboxSettings(_Model):

@@ -19,8 +19,8 @@ from typing import TYPE_CHECKING
 
 from maild.errors import ParseError
 from maild.outbound.drafts import DraftFormat, read_draft
-from maild.outbound.policy import Violation, check, policy_for
-from maild.threads.presets import load_preset
+from maild.outbound.mailbox_check import check_draft
+from maild.outbound.model import Violation
 
 if TYPE_CHECKING:
     from maild.config import Settings
@@ -95,8 +95,7 @@ def _check(settings: Settings, args: argparse.Namespace, _load: Loader) -> int:
     except ParseError as exc:
         print(f"maild: {args.file} is not an e-mail message: {exc}", file=sys.stderr)
         return _EX_USAGE
-    policy = policy_for(mailbox, load_preset(mailbox.preset, mailbox.order_patterns))
-    found = check(draft, policy)
+    found = check_draft(settings, mailbox, draft)
     if args.json:
         objects = [
             {

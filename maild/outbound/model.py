@@ -89,6 +89,8 @@ class OutboundPolicy:
     max_attachment_bytes: int = DEFAULT_MAX_ATTACHMENT_BYTES
     phone_regions: tuple[str, ...] = ("US", "CN")
     protected: tuple[re.Pattern[str], ...] = field(default=(), compare=False)
+    # A classifier spam score at or above it is marketing; None: the score is not used.
+    spam_threshold: float | None = None
 
     def allows_host(self, host: str) -> bool:
         """Whether ``host`` (lower-case ASCII) is an allowed domain or under one."""

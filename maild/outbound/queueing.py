@@ -20,13 +20,12 @@ from functools import partial
 from maild.config.settings import MailboxSettings, Settings
 from maild.errors import MaildError
 from maild.outbound.compose import Outgoing, compose, make_message_id, reply_subject
+from maild.outbound.mailbox_check import check_draft
 from maild.outbound.model import Draft, Violation
-from maild.outbound.policy import check, policy_for
 from maild.outbound.template_files import load_template, template_dir
 from maild.outbound.templates import fill
 from maild.store import Store
 from maild.store import outbox as rows
-from maild.threads.presets import load_preset
 
 
 class PolicyRefusal(MaildError):
@@ -90,8 +89,7 @@ def _queue(
     now: datetime,
 ) -> Queued:
     mailbox = _sending_mailbox(settings, mailbox_name)
-    policy = policy_for(mailbox, load_preset(mailbox.preset, mailbox.order_patterns))
-    found = check(Draft(message.body, subject=message.subject), policy)
+    found = check_draft(settings, mailbox, Draft(message.body, subject=message.subject))
     if found:
         raise PolicyRefusal(found)
     message_id = make_message_id(message.sender, secrets.token_hex(16))

@@ -40,6 +40,7 @@ from maild.metrics import Metrics
 from maild.oauth import TokenProvider, token_provider
 from maild.outbound import smtp
 from maild.outbound.drafts import read_draft
+from maild.outbound.mailbox_check import check_draft
 from maild.outbound.outbox import (
     OutboxEntry,
     RetryPolicy,
@@ -48,12 +49,10 @@ from maild.outbound.outbox import (
     failed_attempt,
     recovered,
 )
-from maild.outbound.policy import check, policy_for
 from maild.store import Store
 from maild.store import outbox as rows
 from maild.store.outbox import OutboxRow
 from maild.tasks import sleep_unless
-from maild.threads.presets import load_preset
 
 log = logging.getLogger(__name__)
 
@@ -150,8 +149,8 @@ class Sender:
         return self._tokens[key]
 
     def _blocked(self, mailbox: MailboxSettings, raw: bytes) -> list[str]:
-        policy = policy_for(mailbox, load_preset(mailbox.preset, mailbox.order_patterns))
-        return [f"{v.rule}: {v.text!r}" for v in check(read_draft(raw, "eml"), policy)]
+        found = check_draft(self._settings, mailbox, read_draft(raw, "eml"))
+        return [f"{v.rule}: {v.text!r}" for v in found]
 
     async def _move(self, row: OutboxRow, entry: OutboxEntry) -> bool:
         return await self._db(partial(rows.apply, row=row, entry=entry))

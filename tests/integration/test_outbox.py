@@ -188,3 +188,76 @@ def test_interrupted_attempt_whose_message_the_server_filed_in_sent_is_not_sent_
     ]
     assert sent_folder_ids(imap_account) == [message_id]
     assert cli.thread()["state"] == "answered"
+
+
+def test_a_reply_breaking_the_policy_is_refused_with_reasons_and_stored_nowhere(
+    cli: Cli, tmp_path: Path
+) -> None:
+    draft = tmp_path / "reply.txt"
+    draft.write_text("Sorry! Visit cheap-deals.com for 20% off your next order.")
+
+    code, out, err = cli("reply", str(cli.thread()["id"]), "--body-file", str(draft))
+
+    assert code == 1 and out == ""
+    assert "external-link: text 13-28: 'cheap-deals.com'" in err
+    assert "marketing: text 33-40: '20% off'" in err
+    assert "refused by the outbound policy (external-link, marketing); nothing was queued" in err
+    assert query(tmp_path, "SELECT count(*) FROM outbox") == [(0,)]
+
+
+def test_a_template_variable_without_a_value_is_named_and_nothing_is_queued(
+    cli: Cli, tmp_path: Path
+) -> None:
+    code, _, err = cli("reply", str(cli.thread()["id"]), "--template", "ticket-clarify-en")
+
+    assert code == 1
+    assert "template 'ticket-clarify-en' needs question" in err and "--var question=" in err
+    assert query(tmp_path, "SELECT count(*) FROM outbox") == [(0,)]
+
+
+@pytest.mark.timeout(60)
+def test_reply_to_a_flagged_pre_sale_message_takes_the_flag_off(
+    cli: Cli, smtp: RecordingSMTPServer, imap_account: ImapAccount, tmp_path: Path
+) -> None:
+    seed_customer_message(
+        imap_account,
+        b"From: Bob <bob@buyers.example>\r\nTo: support@shop.example\r\nSubject: lamp colours\r\n"
+        b"Message-ID: <p1@buyers.example>\r\n\r\nDoes the desk lamp come in red?\r\n",
+    )
+    assert cli("run", "--once")[0] == 0
+    assert cli("flag", "<p1@buyers.example>", "--reason", "spam")[0] == 0
+    spam = cli("threads", "--view", "spam", "--json")[1]
+    [flagged] = json.loads(spam)
+    draft = tmp_path / "reply.txt"
+    draft.write_text("Hello Bob, yes: the desk lamp comes in red and in white.")
+
+    assert cli("reply", str(flagged["id"]), "--body-file", str(draft))[0] == 0
+    assert cli("run", "--once")[0] == 0
+
+    [received] = smtp.handler.accepted
+    assert parsed(received.content)["In-Reply-To"] == "<p1@buyers.example>"
+    assert json.loads(cli("threads", "--view", "spam", "--json")[1]) == []
+    assert query(tmp_path, "SELECT action, origin FROM feedback ORDER BY id") == [
+        ("flag", "agent"),
+        ("unflag", "reply"),
+    ]
+
+
+@pytest.mark.timeout(60)
+def test_a_proactive_message_about_an_order_joins_its_conversation(
+    cli: Cli, smtp: RecordingSMTPServer
+) -> None:
+    code, _, err = cli(
+        "send", "--mailbox", "shop", "--to", BUYER, "--order-id", ORDER,
+        "--template", "exchange-arranged-en", "--var", "sub_order_id=2 of 2",
+    )  # fmt: skip
+    assert code == 0, err
+    assert cli("run", "--once")[0] == 0
+
+    [received] = smtp.handler.accepted
+    message = parsed(received.content)
+    assert message["Subject"] == f"Exchange arranged for order {ORDER}"
+    assert message["In-Reply-To"] is None
+    assert "package 2 of 2 of order" in message.get_content()
+    thread = cli.thread()
+    assert thread["messages"] == 2 and thread["state"] == "answered"

@@ -46,14 +46,14 @@ _CUSTOMER = (
 ).encode()
 
 
-def seed_customer_message(account: ImapAccount) -> None:
-    """The customer's question in INBOX, and an empty Sent folder (\\Sent in Dovecot)."""
+def seed_customer_message(account: ImapAccount, message: bytes = _CUSTOMER) -> None:
+    """A customer's question in INBOX (by default about ORDER), and a Sent folder."""
 
     async def seed() -> None:
         async with imap_session(account) as client, asyncio.timeout(20):
-            await client.create("Sent")
+            await client.create("Sent")  # NO when it exists already: that is fine
             when = datetime(2026, 6, 1, 2, tzinfo=UTC)
-            response = await client.append(_CUSTOMER, mailbox="INBOX", date=when)
+            response = await client.append(message, mailbox="INBOX", date=when)
             assert response.result == "OK", response
 
     asyncio.run(seed())
