@@ -11,9 +11,9 @@ longer send is failed with the reasons instead.
 
 Interrupted attempts (``sending`` rows a dead maild left) are recovered, not
 resent blindly: see :mod:`maild.outbound.outbox` for the protocol and its window.
-The daemon recovers them all when it starts; ``run --once`` only those started
-more than ``STALE_ATTEMPT`` ago, so it never takes a running daemon's live attempt
-for a dead one. Two daemons sharing one database are not supported until
+The daemon recovers them all when it starts, and later (like ``run --once``) only
+those started more than ``STALE_ATTEMPT`` ago, so it never takes another maild's live
+attempt for a dead one. Two daemons sharing one database are not supported until
 mailboxes have owners (leases).
 """
 
@@ -121,11 +121,13 @@ class Sender:
     async def flush_once(self) -> SendReport:
         """``run --once``: recover stale attempts, send what is due, file copies."""
         report = SendReport()
-        await self._recover(report, started_before=self._clock() - STALE_ATTEMPT)
         await self.flush(report)
         return report
 
     async def flush(self, report: SendReport) -> None:
+        # Stale ones only: an attempt of another maild on this database may be live. This
+        # also picks up an attempt this process could not record (a database error).
+        await self._recover(report, started_before=self._clock() - STALE_ATTEMPT)
         while True:
             due = await self._db(partial(rows.due, now=self._clock()))
             if not due:

@@ -60,16 +60,17 @@ def seed_customer_message(account: ImapAccount, message: bytes = _CUSTOMER) -> N
 
 
 def outbox_config(
-    account: ImapAccount, smtp: RecordingSMTPServer, directory: Path, *, outbox: str = ""
+    account: ImapAccount, smtp: RecordingSMTPServer, directory: Path, *, metrics_port: int = 0
 ) -> Path:
-    """maild.toml for one Amazon mailbox that sends through ``smtp``; ``outbox``: [outbox] keys."""
+    """maild.toml for one Amazon mailbox that sends through ``smtp``, retrying at once."""
     table = mailbox_table(account).replace(
         f'address = "{SHOP}"\n', f'address = "{SHOP}"\npreset = "amazon"\n'
     )
     table += (
         f'\n[mailboxes.shop.smtp]\nhost = "{smtp.host}"\nport = {smtp.port}\nsecurity = "none"\n'
         '\n[mailboxes.shop.outbound]\nshop_name = "Lamp Shop"\n'
-        f"\n[outbox]\nretry_initial_s = 0.01\npoll_interval_s = 0.2\n{outbox}"
+        "\n[outbox]\nretry_initial_s = 0.01\npoll_interval_s = 0.2\n"
+        f'\n[metrics]\nlisten = "127.0.0.1:{metrics_port}"\n'
     )
     return write_config(directory, table)
 

@@ -7,6 +7,7 @@ import signal
 import subprocess
 import sys
 import threading
+import urllib.request
 from pathlib import Path
 
 import pytest
@@ -16,7 +17,7 @@ from maild.cli import main
 from tests.support.config_files import password_variable
 from tests.support.dovecot import ImapAccount
 from tests.support.outbox import ORDER, outbox_config, parsed, query, seed_customer_message
-from tests.support.smtp import RecordingHandler, threaded_smtp_server
+from tests.support.smtp import RecordingHandler, free_port, threaded_smtp_server
 from tests.support.waiting import until
 
 pytestmark = pytest.mark.dovecot
@@ -64,7 +65,8 @@ def test_maild_killed_while_sending_sends_the_reply_exactly_once_after_restart(
     seed_customer_message(imap_account)
     handler = HoldingHandler()
     with threaded_smtp_server(handler) as server:
-        config = outbox_config(imap_account, server, tmp_path)
+        metrics_port = free_port()
+        config = outbox_config(imap_account, server, tmp_path, metrics_port=metrics_port)
         monkeypatch.setenv(password_variable("shop"), imap_account.password)
         assert main(["--config", str(config), "run", "--once"]) == 0
         [(thread,)] = query(tmp_path, "SELECT id FROM thread")
@@ -83,6 +85,9 @@ def test_maild_killed_while_sending_sends_the_reply_exactly_once_after_restart(
         second = start(config, env, log)
         try:
             asyncio.run(until(lambda: outbox_state(tmp_path) == "sent", 30))
+            url = f"http://127.0.0.1:{metrics_port}/metrics"
+            with urllib.request.urlopen(url, timeout=5) as response:
+                scraped = response.read().decode()
         finally:
             second.send_signal(signal.SIGTERM)
             assert second.wait(timeout=20) == 0
@@ -92,4 +97,5 @@ def test_maild_killed_while_sending_sends_the_reply_exactly_once_after_restart(
     assert f"order {ORDER}" in message.get_content()
     assert query(tmp_path, "SELECT attempts, copied_at IS NOT NULL FROM outbox") == [(2, 1)]
     assert "interrupted attempt recovered" in log.read_text()
+    assert 'maild_outbound_sent_total{mailbox="shop"} 1.0' in scraped
     print(f"SIGKILL mid-send: {len(handler.received)} DATA transaction(s), 1 accepted")
