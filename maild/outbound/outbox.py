@@ -13,7 +13,8 @@ At most once, and the one window where it cannot be known: ``sending`` is commit
 before the SMTP connection opens, and ``sent`` right after the server's 250. A maild
 that dies in between (SIGKILL, power loss) leaves a ``sending`` row whose fate it
 cannot know: the server may have taken the message just before the death. On the
-next start such a row is *recovered*, never simply resent: the mailbox's Sent folder
+next start (or, for another maild's row, once the attempt is long overdue) such a
+row is *recovered*, never simply resent: the mailbox's Sent folder
 is searched for its Message-ID (Gmail and Microsoft 365 file every submitted message
 there themselves, and maild's own copy goes there after ``sent``); found means sent.
 Not found, it is queued again and sent with the same Message-ID. A duplicate can

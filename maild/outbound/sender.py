@@ -107,11 +107,10 @@ class Sender:
 
     async def run(self, stop: asyncio.Event) -> None:
         """Recover, then send until ``stop``, looking for new messages every poll interval."""
-        report = SendReport()
-        await self._recover(report, started_before=None)
+        await self._recover(SendReport(), started_before=None)
         while not stop.is_set():
             try:
-                await self.flush(report)
+                await self.flush(SendReport())  # each line of the log says what it did
             except MaildError as exc:
                 log.error("outbox flush failed error=%s", exc)
             except Exception:  # a bug must not end sending for the daemon's lifetime
@@ -167,7 +166,8 @@ class Sender:
         try:
             if mailbox is None or mailbox.smtp is None:
                 raise PermanentError(f"mailbox {row.mailbox!r} can no longer send (no [smtp])")
-            blocked = self._blocked(mailbox, raw)
+            # In a thread: a mailbox's classifier may be asked (see mailbox_check).
+            blocked = await asyncio.to_thread(self._blocked, mailbox, raw)
             if blocked:
                 if self._metrics is not None:
                     rules = {b.split(":", 1)[0] for b in blocked}
