@@ -261,3 +261,24 @@ def test_a_proactive_message_about_an_order_joins_its_conversation(
     assert "package 2 of 2 of order" in message.get_content()
     thread = cli.thread()
     assert thread["messages"] == 2 and thread["state"] == "answered"
+
+
+def test_a_queued_reply_the_changed_policy_now_forbids_is_failed_with_the_reason(
+    cli: Cli, smtp: RecordingSMTPServer, tmp_path: Path
+) -> None:
+    message_id = reply(cli)
+    config = Path(cli.config)
+    config.write_text(
+        config.read_text().replace(
+            'shop_name = "Lamp Shop"\n', 'shop_name = "Lamp Shop"\nmarketing_phrases = ["depot"]\n'
+        )
+    )
+
+    code, out, _ = cli("run", "--once")
+
+    assert code == 0 and "failed 1" in out
+    assert smtp.handler.received == []
+    [(state, error)] = query(tmp_path, "SELECT state, last_error FROM outbox")
+    assert state == "failed"
+    assert str(error).startswith("refused by the outbound policy: marketing: 'depot'")
+    assert cli("outbox", "--state", "failed")[1].split()[2:4] == ["shop", message_id]
