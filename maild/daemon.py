@@ -127,9 +127,12 @@ class Daemon:
                 loop.remove_signal_handler(sig)
             for reload in list(self._reloads):
                 await cancel_and_wait(reload)
-            await asyncio.gather(*(self._stop_mailbox(name) for name in list(self._running)))
-            # The message being sent gets the grace period; cancelled later, it is recovered.
-            await asyncio.wait([sending], timeout=STOP_GRACE_S)
+            # A message being sent gets the same grace as the folders, beside them; one
+            # cancelled later is recovered at the next start (maild.outbound.outbox).
+            await asyncio.gather(
+                *(self._stop_mailbox(name) for name in list(self._running)),
+                asyncio.wait([sending], timeout=STOP_GRACE_S),
+            )
             await cancel_and_wait(sending)
             await cancel_and_wait(ticking)
             await cancel_and_wait(processing)

@@ -68,6 +68,8 @@ def _sending_mailbox(settings: Settings, name: str) -> MailboxSettings:
 def _text(settings: Settings, body: Body, facts: dict[str, str | None]) -> tuple[str, str | None]:
     """The body to send and the template's subject, if it has one."""
     if body.text is not None:
+        if not body.text.strip():
+            raise MaildError("the message has no text; nothing was queued")
         return body.text, None
     if body.template is None:
         raise MaildError("give a template or a body")

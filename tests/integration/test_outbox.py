@@ -205,13 +205,17 @@ def test_a_reply_breaking_the_policy_is_refused_with_reasons_and_stored_nowhere(
     assert query(tmp_path, "SELECT count(*) FROM outbox") == [(0,)]
 
 
-def test_a_template_variable_without_a_value_is_named_and_nothing_is_queued(
+def test_a_template_variable_without_a_value_or_an_empty_text_queues_nothing(
     cli: Cli, tmp_path: Path
 ) -> None:
     code, _, err = cli("reply", str(cli.thread()["id"]), "--template", "ticket-clarify-en")
 
     assert code == 1
     assert "template 'ticket-clarify-en' needs question" in err and "--var question=" in err
+    empty = tmp_path / "empty.txt"
+    empty.write_text(" \n")
+    code, _, err = cli("reply", str(cli.thread()["id"]), "--body-file", str(empty))
+    assert code == 1 and "the message has no text" in err
     assert query(tmp_path, "SELECT count(*) FROM outbox") == [(0,)]
 
 
