@@ -11,7 +11,7 @@ __all__ = ["OnceReport", "exposition", "reprocess", "run_forever", "run_once"]
 import asyncio
 import logging
 from collections.abc import Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, field, replace
 
 from prometheus_client import CollectorRegistry, generate_latest
 
@@ -23,6 +23,7 @@ from maild.ingest.pipeline import Processor, ProcessReport
 from maild.ingest.rules import rules_for
 from maild.ingest.sync import Clock
 from maild.metrics import Metrics
+from maild.outbound.sender import Sender, SendReport
 from maild.sla.presets import mailbox_policies
 from maild.sla_ticker import SlaTicker
 from maild.store import Store
@@ -35,10 +36,11 @@ log = logging.getLogger(__name__)
 class OnceReport:
     mailboxes: list[MailboxSyncReport]
     processing: ProcessReport
+    outbox: SendReport = field(default_factory=SendReport)
 
     @property
     def ok(self) -> bool:
-        return all(report.ok for report in self.mailboxes)
+        return all(report.ok for report in self.mailboxes) and not self.outbox.errors
 
 
 def _metrics(settings: Settings, registry: CollectorRegistry) -> Metrics:
@@ -77,7 +79,10 @@ async def run_once(settings: Settings, store: Store, clock: Clock) -> OnceReport
     metrics = _metrics(settings, CollectorRegistry())
     processor = Processor(store, clock, metrics, rules=rules_for(settings))
     try:
-        return await _sync_and_process(settings, store, processor, metrics, clock)
+        report = await _sync_and_process(settings, store, processor, metrics, clock)
+        # Then the outbox; processing threads what was sent, so its conversations answer.
+        sent = await Sender(settings, store, clock, metrics).flush_once()
+        return replace(report, processing=report.processing + await processor.run(), outbox=sent)
     finally:
         processor.close()
 

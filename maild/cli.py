@@ -34,7 +34,14 @@ from maild.errors import ConfigError, MaildError, StoreError
 from maild.ingest.pipeline import ALL_STATES
 from maild.logs import RedactingFilter, configure_logging
 from maild.outbound import commands as outbound_commands
-from maild.report import processing_summary, stats_as_dict, stats_as_text, sync_summary
+from maild.outbound import outbox_commands
+from maild.report import (
+    outbox_summary,
+    processing_summary,
+    stats_as_dict,
+    stats_as_text,
+    sync_summary,
+)
 from maild.sla import commands as sla_commands
 from maild.store import Store
 
@@ -120,6 +127,7 @@ def _build_parser() -> argparse.ArgumentParser:
     thread_commands.add_parsers(commands)
     sla_commands.add_parsers(commands)
     outbound_commands.add_parsers(commands)
+    outbox_commands.add_parsers(commands)
     return parser
 
 
@@ -156,6 +164,7 @@ def _run(settings: Settings, args: argparse.Namespace, load: Loader) -> int:
         store.close()
     print(sync_summary(report.mailboxes))
     print(processing_summary(report.processing))
+    print(outbox_summary(report.outbox))
     return EX_OK if report.ok else EX_PROBLEMS
 
 
@@ -205,6 +214,7 @@ _CONFIGURED: dict[str, Callable[[Settings, argparse.Namespace, Loader], int]] = 
     "metrics": _metrics,
     **thread_commands.HANDLERS,
     **outbound_commands.HANDLERS,
+    **outbox_commands.HANDLERS,
 }
 _STANDALONE: dict[str, Callable[[argparse.Namespace], int]] = {
     **classify_commands.HANDLERS,

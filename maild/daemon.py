@@ -40,6 +40,7 @@ from maild.ingest.rules import rules_for
 from maild.ingest.sync import Clock, sync_folder
 from maild.metrics import Metrics
 from maild.oauth import TokenProvider, token_provider
+from maild.outbound.sender import Sender
 from maild.sla.presets import mailbox_policies
 from maild.sla_ticker import SLA_TICK_S, SlaTicker
 from maild.store import Store
@@ -103,6 +104,7 @@ class Daemon:
         self._changed = asyncio.Event()
         self._sla = SlaTicker(store, metrics, {})
         self._sla.configure(mailbox_policies(settings))
+        self._outbox = Sender(settings, store, clock, metrics, on_sent=self._landed.set, draw=draw)
 
     async def run(self) -> None:
         """Run until SIGTERM or SIGINT (or :meth:`stop`), then shut down cleanly."""
@@ -113,6 +115,7 @@ class Daemon:
         self._landed.set()  # whatever an earlier run left unprocessed
         processing = asyncio.create_task(self._process_forever())
         ticking = asyncio.create_task(self._sla_forever())
+        sending = asyncio.create_task(self._outbox.run(self._stopping))
         try:
             for name, settings in self._settings.mailboxes.items():
                 self._start(name, settings)
@@ -124,7 +127,13 @@ class Daemon:
                 loop.remove_signal_handler(sig)
             for reload in list(self._reloads):
                 await cancel_and_wait(reload)
-            await asyncio.gather(*(self._stop_mailbox(name) for name in list(self._running)))
+            # A message being sent gets the same grace as the folders, beside them; one
+            # cancelled later is recovered at the next start (maild.outbound.outbox).
+            await asyncio.gather(
+                *(self._stop_mailbox(name) for name in list(self._running)),
+                asyncio.wait([sending], timeout=STOP_GRACE_S),
+            )
+            await cancel_and_wait(sending)
             await cancel_and_wait(ticking)
             await cancel_and_wait(processing)
             await asyncio.to_thread(self._processor.close)
@@ -315,6 +324,7 @@ class Daemon:
             self._start(name, settings)
         self._processor.rules = rules
         self._sla.configure(mailbox_policies(new))
+        self._outbox.configure(new)
         self._changed.set()
         self._settings = new
         log.info(

@@ -275,6 +275,16 @@ class Metrics:
         self._processed.labels("processed").inc(processed)
         self._processed.labels("quarantined").inc(quarantined)
 
+    def outbound_sent(self, mailbox: str) -> None:
+        self._outbound_sent.labels(mailbox).inc()
+
+    def outbound_failed(self, mailbox: str) -> None:
+        self._outbound_failed.labels(mailbox).inc()
+
+    def outbound_blocked(self, mailbox: str, rules: set[str]) -> None:
+        for rule in rules:
+            self._outbound_blocked.labels(mailbox, rule).inc()
+
 
 def _discard(series: Counter | Gauge | Histogram, *labels: str) -> None:
     with contextlib.suppress(KeyError):

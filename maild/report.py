@@ -11,6 +11,7 @@ from typing import Any
 
 from maild.ingest.mailbox import MailboxSyncReport
 from maild.ingest.pipeline import ProcessReport
+from maild.outbound.sender import SendReport
 from maild.store import Stats
 
 
@@ -75,3 +76,11 @@ def sync_summary(reports: Iterable[MailboxSyncReport]) -> str:
 
 def processing_summary(report: ProcessReport) -> str:
     return f"processed {report.processed}, quarantined {report.quarantined}"
+
+
+def outbox_summary(report: SendReport) -> str:
+    line = (
+        f"outbox: sent {report.sent}, retrying {report.retrying}, failed {report.failed},"
+        f" recovered {report.recovered}, copied to Sent {report.copied}"
+    )
+    return "\n".join([line, *(f"  {error}" for error in report.errors)])

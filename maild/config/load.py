@@ -64,6 +64,7 @@ def load_config(path: Path, environ: Mapping[str, str] | None = None) -> Setting
     _default_database_url(data, env, cwd)
 
     settings: Settings | None = None
+    in_templates: list[ConfigProblem] = []
     try:
         settings = Settings.model_validate(data)
     except ValidationError as exc:
@@ -71,8 +72,13 @@ def load_config(path: Path, environ: Mapping[str, str] | None = None) -> Setting
         found += [explain(e) for e in exc.errors(include_url=False) if not _is_secret(e["loc"])]
     else:
         found += settings.sla_problems()
-    if found or settings is None:
-        raise ConfigError(_located(found, text, shown, secrets))
+        # Here, not at the top: the template reader uses these settings (an import cycle).
+        from maild.outbound.template_files import template_problems
+
+        in_config, in_templates = template_problems(settings, config_dir)
+        found += in_config
+    if found or in_templates or settings is None:
+        raise ConfigError(_located(found, text, shown, secrets) + in_templates)
     settings._source = cwd / path
     return settings
 

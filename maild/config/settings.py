@@ -17,6 +17,7 @@ __all__ = [
     "MetricsSettings",
     "OrderPatternSettings",
     "OutboundSettings",
+    "OutboxSettings",
     "PatternKind",
     "Preset",
     "Security",
@@ -381,6 +382,24 @@ class OutboundSettings(_Model):
     phone_regions: Annotated[
         tuple[Annotated[str, AfterValidator(_region)], ...], AfterValidator(_unique)
     ] = ("US", "CN")
+    # What {shop_name} in a reply template becomes; None: a template using it is refused.
+    shop_name: Line | None = None
+    # With a classifier_model: a draft the model scores at least this likely spam is
+    # refused as marketing, besides the phrase list.
+    spam_threshold: Annotated[float, Field(gt=0, le=1, allow_inf_nan=False)] = 0.9
+
+
+class OutboxSettings(_Model):
+    """How replies are sent: templates, and how long temporary failures are retried."""
+
+    # Reply templates (*.md); relative to this file. None: the templates shipped with maild.
+    templates_dir: Line | None = None
+    # Attempts before a message that keeps failing for now (4xx, network) is failed.
+    max_attempts: Annotated[int, Field(ge=1, le=100)] = 8
+    retry_initial_s: Annotated[float, Field(gt=0, allow_inf_nan=False)] = 30.0
+    retry_max_s: Annotated[float, Field(gt=0, allow_inf_nan=False)] = 3600.0
+    # How often the daemon looks for messages queued by `maild reply` in another process.
+    poll_interval_s: Annotated[float, Field(gt=0, allow_inf_nan=False)] = 5.0
 
 
 class MailboxSettings(_Model):
@@ -424,6 +443,7 @@ class Settings(_Model):
     database: DatabaseSettings
     metrics: MetricsSettings = MetricsSettings()
     sla: SlaSettings = SlaSettings()
+    outbox: OutboxSettings = OutboxSettings()
     # A dict in file order, typed read-only: a MappingProxyType would be safer at
     # run time but cannot be copied, pickled or dumped by pydantic.
     mailboxes: Mapping[MailboxName, MailboxSettings] = Field(default_factory=dict)

@@ -5,7 +5,8 @@ command waiting forever), and every library or socket failure leaves this
 module as a TransientError (try again later) or a PermanentError (an operator
 must act: credentials, certificate, missing folder). The server's mailbox is
 only read: messages are fetched with ``BODY.PEEK[]``, so no ``\\Seen`` flag
-is set and nothing is moved or deleted.
+is set and nothing is moved or deleted; the one addition is the copy of a reply
+maild sent, APPENDed to the Sent folder.
 """
 
 __all__ = ["ImapClient", "ImapEndpoint", "SelectedFolder", "uid_set"]
@@ -162,10 +163,12 @@ class ImapClient:
 
     async def uids_from(self, first_uid: int) -> list[int]:
         """UIDs at or above ``first_uid``; ``N:*`` also names the last UID, so filter it."""
+        uids = await self._uid_search(f"UID {first_uid}:*")
+        return [uid for uid in uids if uid >= first_uid]
+
+    async def _uid_search(self, criteria: str) -> list[int]:
         imap = self._require()
-        response = await self._run(
-            "uid search", imap.uid_search(f"UID {first_uid}:*", charset=None)
-        )
+        response = await self._run("uid search", imap.uid_search(criteria, charset=None))
         if response.result != "OK":
             self._fail("uid search", response, default_permanent=False)
         uids: set[int] = set()
@@ -175,7 +178,26 @@ class ImapClient:
             if tokens and tokens[0] == b"SEARCH":
                 tokens = tokens[1:]
             uids.update(int(tok) for tok in tokens if tok.isdigit())
-        return sorted(uid for uid in uids if uid >= first_uid)
+        return sorted(uids)
+
+    async def holds_message_id(self, folder: str, message_id: str) -> bool:
+        """Whether ``folder`` has a message with this Message-ID (the outbox's Sent check)."""
+        await self.select(folder)
+        quoted = message_id.replace("\\", "\\\\").replace('"', '\\"')
+        return bool(await self._uid_search(f'HEADER Message-ID "{quoted}"'))
+
+    async def append(self, folder: str, message: bytes) -> None:
+        """Add ``message`` to ``folder``, marked read: a copy of a reply maild sent.
+
+        The one write maild makes besides \\Seen, and only to the Sent folder.
+        """
+        imap = self._require()
+        response = await self._run(
+            f"append {folder}",
+            imap.append(message, mailbox=quote_mailbox(folder), flags="(\\Seen)"),
+        )
+        if response.result != "OK":
+            self._fail(f"append to {folder!r}", response, default_permanent=False)
 
     async def fetch(self, uids: Sequence[int]) -> list[FetchedMessage]:
         imap = self._require()

@@ -8,7 +8,7 @@ configuration, so the check is the same one the outbox will make.
 
 from __future__ import annotations
 
-__all__ = ["HANDLERS", "add_parsers"]
+__all__ = ["HANDLERS", "add_parsers", "violation_text"]
 
 import argparse
 import json
@@ -19,8 +19,8 @@ from typing import TYPE_CHECKING
 
 from maild.errors import ParseError
 from maild.outbound.drafts import DraftFormat, read_draft
-from maild.outbound.policy import Violation, check, policy_for
-from maild.threads.presets import load_preset
+from maild.outbound.mailbox_check import check_draft
+from maild.outbound.model import Violation
 
 if TYPE_CHECKING:
     from maild.config import Settings
@@ -73,7 +73,7 @@ def _format(name: str, raw: bytes, chosen: str) -> DraftFormat:
     return "text"
 
 
-def _as_text(violation: Violation) -> str:
+def violation_text(violation: Violation) -> str:
     start, end = violation.span
     where = f"{violation.part} {start}-{end}"
     return f"{violation.rule}: {where}: {violation.text!r}\n    {violation.hint}"
@@ -95,8 +95,7 @@ def _check(settings: Settings, args: argparse.Namespace, _load: Loader) -> int:
     except ParseError as exc:
         print(f"maild: {args.file} is not an e-mail message: {exc}", file=sys.stderr)
         return _EX_USAGE
-    policy = policy_for(mailbox, load_preset(mailbox.preset, mailbox.order_patterns))
-    found = check(draft, policy)
+    found = check_draft(settings, mailbox, draft)
     if args.json:
         objects = [
             {
@@ -111,7 +110,7 @@ def _check(settings: Settings, args: argparse.Namespace, _load: Loader) -> int:
         ]
         print(json.dumps(objects, ensure_ascii=False, indent=2))
     elif found:
-        print("\n".join(_as_text(v) for v in found))
+        print("\n".join(violation_text(v) for v in found))
         noun = "violation" if len(found) == 1 else "violations"
         print(f"{len(found)} {noun}: the marketplace would refuse this draft")
     else:

@@ -1,8 +1,8 @@
 """Read a draft to check from what an agent has: plain text, an HTML file or an .eml.
 
 An .eml is decoded by the ingest parser (charsets, transfer encodings, attachments),
-so a draft is read exactly as a received message would be. Its HTML parts are kept
-as HTML, because anchors and images are what the link rule must see; the plain
+so a draft is read exactly as a received message would be, Subject included. Its
+HTML parts are kept as HTML, because anchors and images are what the link rule must see; the plain
 text is the message's text/plain parts only, so that an HTML-only message is not
 checked twice (once as HTML, once as the text the parser made of it).
 """
@@ -37,6 +37,7 @@ def _eml(raw: bytes) -> Draft:
         attachments=tuple(
             Attachment(a.filename, a.content_type, a.size) for a in parsed.attachments
         ),
+        subject=parsed.subject or None,
     )
 
 

@@ -26,9 +26,9 @@ from typing import Final, Literal, get_args
 
 Rule = Literal["external-link", "marketing", "contact-info", "attachment"]
 ContactKind = Literal["phone", "email", "wechat", "qq", "whatsapp", "telegram", "line"]
-# Where a violation's span points: the plain text, the HTML source (anchors, images),
-# the HTML's visible text as maild.ingest.htmltext renders it, or the attachment list.
-Part = Literal["text", "html", "html-text", "attachments"]
+# Where a violation's span points: the subject, the plain text, the HTML source (anchors,
+# images), the HTML's visible text as maild.ingest.htmltext renders it, or the attachments.
+Part = Literal["subject", "text", "html", "html-text", "attachments"]
 
 ALL_RULES: Final[tuple[Rule, ...]] = get_args(Rule)
 CONTACT_KINDS: Final[tuple[ContactKind, ...]] = get_args(ContactKind)
@@ -53,6 +53,8 @@ class Draft:
     text: str
     html: str | None = None
     attachments: tuple[Attachment, ...] = ()
+    # The customer sees it first, so it must keep the rules as well as the body.
+    subject: str | None = None
 
 
 @dataclass(frozen=True, slots=True)
@@ -87,6 +89,8 @@ class OutboundPolicy:
     max_attachment_bytes: int = DEFAULT_MAX_ATTACHMENT_BYTES
     phone_regions: tuple[str, ...] = ("US", "CN")
     protected: tuple[re.Pattern[str], ...] = field(default=(), compare=False)
+    # A classifier spam score at or above it is marketing; None: the score is not used.
+    spam_threshold: float | None = None
 
     def allows_host(self, host: str) -> bool:
         """Whether ``host`` (lower-case ASCII) is an allowed domain or under one."""

@@ -43,6 +43,7 @@ def policy_for(mailbox: MailboxSettings, preset: Preset) -> OutboundPolicy:
         max_attachment_bytes=outbound.max_attachment_bytes,
         phone_regions=outbound.phone_regions,
         protected=tuple(p.regex for p in preset.patterns if not p.needs_keyword),
+        spam_threshold=outbound.spam_threshold if mailbox.classifier_model is not None else None,
     )
 
 
@@ -57,16 +58,40 @@ def _check_text(text: str, policy: OutboundPolicy, part: Part) -> list[Violation
     return found
 
 
-def check(draft: Draft, policy: OutboundPolicy) -> list[Violation]:
-    """Every violation in ``draft``, by part, then position; empty when it may be sent."""
+def _spam_signal(draft: Draft, policy: OutboundPolicy, score: float | None) -> list[Violation]:
+    """The classifier's verdict as a marketing signal: what no phrase list names."""
+    threshold = policy.spam_threshold
+    if score is None or threshold is None or score < threshold:
+        return []
+    return [
+        Violation(
+            "marketing",
+            (0, len(draft.text)),
+            draft.text[:60],
+            f"the spam classifier scores this draft {score:.2f} (refused from {threshold:.2f}):"
+            " it reads like promotional bulk mail; answer the buyer's question plainly",
+        )
+    ]
+
+
+def check(draft: Draft, policy: OutboundPolicy, spam_score: float | None = None) -> list[Violation]:
+    """Every violation in ``draft``, by part, then position; empty when it may be sent.
+
+    ``spam_score``: the mailbox's classifier's spam probability for the draft, if it
+    has a model (:mod:`maild.outbound.spam_signal` computes it at the edge).
+    """
     found = _check_text(draft.text, policy, "text")
+    if "marketing" in policy.rules:
+        found += _spam_signal(draft, policy, spam_score)
+    if draft.subject:
+        found += _check_text(draft.subject, policy, "subject")
     if draft.html is not None:
         page = read_html(draft.html)
         found += _check_text(page.text, policy, "html-text")
         found += check_html_links(draft.html, page.links, policy)
     if "attachment" in policy.rules:
         found += check_attachments(draft.attachments, policy)
-    order: dict[Part, int] = {"text": 0, "html-text": 1, "html": 2, "attachments": 3}
+    order: dict[Part, int] = {"subject": 0, "text": 1, "html-text": 2, "html": 3, "attachments": 4}
     return sorted(
         (v for v in found if v.rule in policy.rules),
         key=lambda v: (order[v.part], v.span, v.rule),

@@ -7,11 +7,11 @@ Methods are synchronous (SQLAlchemy sessions); the daemon calls them through
 __all__ = ["MailboxStats", "Stats", "Store"]
 
 import logging
-from collections.abc import Collection, Iterable, Iterator, Sequence
+from collections.abc import Callable, Collection, Iterable, Iterator, Sequence
 from contextlib import contextmanager
 from dataclasses import dataclass
 from datetime import datetime
-from typing import Any, Literal, overload
+from typing import Any, Literal, TypeVar, overload
 
 from sqlalchemy import Engine, func, select
 from sqlalchemy.exc import DBAPIError, SQLAlchemyError
@@ -37,6 +37,8 @@ from maild.store.thread_views import ShownMessage, ThreadQuery, ThreadRow
 from maild.store.types import decode_raw
 
 log = logging.getLogger(__name__)
+
+T = TypeVar("T")
 
 _MESSAGE = core_table("message")
 _LOCATION = core_table("message_location")
@@ -105,6 +107,11 @@ class Store:
 
     def close(self) -> None:
         self._engine.dispose()
+
+    def run(self, work: Callable[[Session], T]) -> T:
+        """Run ``work`` in a session, for the store modules beside this class (the outbox)."""
+        with self._session() as session:
+            return work(session)
 
     def ensure_mailboxes(self, mailboxes: dict[str, str], now: datetime) -> None:
         """Create rows for configured mailboxes (name -> address); existing ones keep their id."""

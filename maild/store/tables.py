@@ -276,7 +276,13 @@ class Feedback(SQLModel, table=True):
 
 
 class OutboxItem(SQLModel, table=True):
-    """A reply on its way out; written before any network I/O so none is lost."""
+    """A reply on its way out; written before any network I/O so none is lost.
+
+    ``state`` moves as :mod:`maild.outbound.outbox` allows; ``raw`` is the message
+    exactly as sent and filed in Sent. ``copied_at``: when the copy reached the Sent
+    folder (NULL while it has not, or when the mailbox keeps none); ``attempted_at``:
+    when the last attempt started, which tells an interrupted attempt from a live one.
+    """
 
     __tablename__ = "outbox"
     __table_args__ = (
@@ -295,6 +301,13 @@ class OutboxItem(SQLModel, table=True):
     last_error: str | None = Field(default=None)
     created_at: datetime = Field(sa_type=UTCDateTime)
     sent_at: datetime | None = Field(default=None, sa_type=UTCDateTime)
+    sender: str = Field(default="", max_length=320)
+    recipients: list[str] = Field(default_factory=list, sa_type=JSON)
+    subject: str | None = Field(default=None)
+    order_id: str | None = Field(default=None, max_length=64)
+    smtp_reply: str | None = Field(default=None)
+    copied_at: datetime | None = Field(default=None, sa_type=UTCDateTime)
+    attempted_at: datetime | None = Field(default=None, sa_type=UTCDateTime)
 
 
 def core_table(name: str) -> Table:

@@ -10,7 +10,7 @@ from maild.classify.model import load_model
 from maild.cli import EX_CONFIG, main
 from tests.support.config_files import mailbox_table, password_variable, write_config
 from tests.support.dovecot import ImapAccount
-from tests.support.tiny_corpus import records, write_jsonl
+from tests.support.tiny_corpus import train_tiny_model
 
 pytestmark = pytest.mark.dovecot
 
@@ -29,11 +29,7 @@ def mail(
 
 @pytest.fixture(scope="module")
 def model(tmp_path_factory: pytest.TempPathFactory) -> Path:
-    folder = tmp_path_factory.mktemp("model")
-    corpus = write_jsonl(folder / "tiny.jsonl.gz", records())
-    out = folder / "model.npz"
-    assert main(["train", "--data", str(corpus), "--out", str(out), "--seed", "3"]) == 0
-    return out
+    return train_tiny_model(tmp_path_factory.mktemp("model"))
 
 
 def configure(account: ImapAccount, tmp_path: Path, model: Path) -> str:

@@ -9,6 +9,7 @@ from pathlib import Path
 import pytest
 
 from maild.cli import main
+from tests.support.tiny_corpus import TEMPLATES, train_tiny_model
 
 CONFIG = """\
 [database]
@@ -139,3 +140,48 @@ def test_an_unknown_mailbox_or_missing_file_is_a_usage_error(
     assert "no mailbox 'nope' (configured: amazon)" in capsys.readouterr().err
     assert run(config, str(tmp_path / "missing.txt")) == 2
     assert "cannot read" in capsys.readouterr().err
+
+
+def test_the_subject_of_an_eml_draft_is_checked_too(
+    config: Path, tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    draft = tmp_path / "reply.eml"
+    draft.write_bytes(
+        b"From: support@shop.example\r\n"
+        b"Subject: =?utf-8?b?5aW96K+E6L+U546w?= see cheap-deals.com\r\n"
+        b"\r\nYour order 113-4567890-1234567 shipped.\r\n"
+    )
+    assert run(config, str(draft), "--json") == 1
+    found = [(v["part"], v["rule"], v["text"]) for v in json.loads(capsys.readouterr().out)]
+    assert found == [
+        ("subject", "marketing", "好评返现"),
+        ("subject", "external-link", "cheap-deals.com"),
+    ]
+
+
+@pytest.fixture(scope="module")
+def model(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    return train_tiny_model(tmp_path_factory.mktemp("model"))
+
+
+def test_with_a_model_a_draft_it_scores_as_spam_is_refused_as_marketing(
+    config: Path, model: Path, tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    """No phrase on the list, but the mailbox's classifier knows bulk promotion."""
+    spammy = tmp_path / "spammy.txt"
+    spammy.write_text(TEMPLATES["spam"][0].format(en="lamp"))
+    plain = tmp_path / "plain.txt"
+    plain.write_text(TEMPLATES["ham"][0].format(en="lamp"))
+    assert run(config, str(spammy)) == 0  # the phrase list alone lets it through
+    capsys.readouterr()
+    text = config.read_text().replace(
+        'preset = "amazon"\n', f'preset = "amazon"\nclassifier_model = "{model}"\n'
+    )
+    config.write_text(text)
+
+    assert run(config, str(plain)) == 0
+    capsys.readouterr()
+    assert run(config, str(spammy), "--json") == 1
+    [violation] = json.loads(capsys.readouterr().out)
+    assert violation["rule"] == "marketing"
+    assert "the spam classifier scores this draft" in violation["hint"]

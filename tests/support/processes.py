@@ -7,6 +7,7 @@ but a pidfd can be waited on for any process, which avoids polling with sleeps.
 
 from __future__ import annotations
 
+import contextlib
 import grp
 import os
 import pwd
@@ -121,7 +122,9 @@ def terminate_session(session_id: int, timeout: float) -> bool:
                 fds.append(fd)
                 # Re-checked through the pidfd's lifetime: the pid cannot be reused now.
                 if pid not in signalled and _belongs(pid, session_id):
-                    signal.pidfd_send_signal(fd, signal.SIGTERM)
+                    # It may exit between the check and the signal: then it is done.
+                    with contextlib.suppress(ProcessLookupError):
+                        signal.pidfd_send_signal(fd, signal.SIGTERM)
                     signalled.add(pid)
             _wait_all(fds, deadline)
         finally:

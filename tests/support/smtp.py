@@ -26,6 +26,7 @@ __all__ = [
     "ReceivedMessage",
     "RecordingHandler",
     "RecordingSMTPServer",
+    "free_port",
     "recording_smtp_server",
     "threaded_smtp_server",
 ]
@@ -191,7 +192,7 @@ def threaded_smtp_server(
     controller = _LoopBoundController(
         handler,
         hostname=HOST,
-        port=_free_port(),
+        port=free_port(),
         server_hostname=SERVER_NAME,
         ready_timeout=ready_timeout,
     )
@@ -210,7 +211,7 @@ def _close_transports(sessions: list[SMTP]) -> bool:
     return bool(open_transports)
 
 
-def _free_port() -> int:
+def free_port() -> int:
     """A free loopback port; Controller needs a number before it binds."""
     with socket.socket() as probe:
         probe.bind((HOST, 0))

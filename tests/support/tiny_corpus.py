@@ -8,7 +8,7 @@ import json
 from collections.abc import Iterator
 from pathlib import Path
 
-__all__ = ["TEMPLATES", "records", "write_jsonl"]
+__all__ = ["TEMPLATES", "records", "train_tiny_model", "write_jsonl"]
 
 ITEMS = ("kettle", "lamp", "blender", "backpack", "scarf", "charger", "mug", "helmet", "tent")
 ZH_ITEMS = ("水壶", "台灯", "背包", "围巾", "充电器", "杯子", "头盔", "帐篷", "外套")
@@ -54,3 +54,13 @@ def write_jsonl(path: Path, rows: Iterator[dict[str, str]] | list[dict[str, str]
     else:
         path.write_text(lines, encoding="utf-8")
     return path
+
+
+def train_tiny_model(folder: Path) -> Path:
+    """A model file trained on :func:`records` with ``maild train`` (about a second)."""
+    from maild.cli import main  # here: the corpus helpers need no maild
+
+    corpus = write_jsonl(folder / "tiny.jsonl.gz", records())
+    out = folder / "model.npz"
+    assert main(["train", "--data", str(corpus), "--out", str(out), "--seed", "3"]) == 0
+    return out

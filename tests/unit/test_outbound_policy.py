@@ -191,3 +191,15 @@ def test_policy_for_takes_the_mailbox_keys_and_the_presets_order_patterns() -> N
     assert "marketing" not in policy.rules
     assert policy.allowed_contacts == {"qq"}
     assert check(Draft("Order 113-4567890-1234567"), policy) == []
+
+
+def test_a_spam_score_at_the_threshold_is_marketing_and_below_it_or_without_one_is_not() -> None:
+    draft = Draft("Cheap lamps, buy now!")
+    with_model = OutboundPolicy(spam_threshold=0.9)
+    [violation] = check(draft, with_model, spam_score=0.9)
+    assert (violation.rule, violation.span) == ("marketing", (0, 21))
+    assert "scores this draft 0.90 (refused from 0.90)" in violation.hint
+    assert check(draft, with_model, spam_score=0.89) == []
+    assert check(draft, OutboundPolicy(), spam_score=0.99) == []
+    off = OutboundPolicy(spam_threshold=0.9, rules=frozenset({"external-link"}))
+    assert check(draft, off, spam_score=0.99) == []

@@ -8,7 +8,7 @@ that land while maild is stopped are counted. ``feedback.counted`` feeds the fla
 counters; flags given before this revision count as already counted.
 
 Revision ID: 0008
-Revises: 0006
+Revises: 0007
 Create Date: 2026-11-24
 """
 
@@ -18,7 +18,7 @@ from alembic import op
 from maild.store.types import UTCDateTime
 
 revision = "0008"
-down_revision = "0006"
+down_revision = "0007"
 branch_labels = None
 depends_on = None
 
