@@ -281,8 +281,9 @@ class Metrics:
     def outbound_failed(self, mailbox: str) -> None:
         self._outbound_failed.labels(mailbox).inc()
 
-    def outbound_blocked(self, mailbox: str, rules: set[str]) -> None:
-        for rule in rules:
+    def outbound_blocked(self, refusals: list[tuple[str, str]]) -> None:
+        """Count (mailbox, rule) refusals of the outbound policy."""
+        for mailbox, rule in refusals:
             self._outbound_blocked.labels(mailbox, rule).inc()
 
 

@@ -65,6 +65,7 @@ class SlaTicker:
         self._first_responses(now)
         if self.counts:
             self.metrics.flags_changed(self.store.count_feedback())
+            self.metrics.outbound_blocked(self.store.count_refusals())
 
     def _deadlines(self, now: datetime) -> None:
         if self._book is None:

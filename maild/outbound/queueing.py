@@ -93,6 +93,16 @@ def _queue(
     mailbox = _sending_mailbox(settings, mailbox_name)
     found = check_draft(settings, mailbox, Draft(message.body, subject=message.subject))
     if found:
+        store.run(
+            partial(
+                rows.record_refusal,
+                mailbox=mailbox_name,
+                rules={v.rule for v in found},
+                origin="agent",
+                thread_id=thread_id,
+                now=now,
+            )
+        )
         raise PolicyRefusal(found)
     message_id = make_message_id(message.sender, secrets.token_hex(16))
     raw = compose(message, message_id, now)

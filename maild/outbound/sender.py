@@ -41,6 +41,7 @@ from maild.oauth import TokenProvider, token_provider
 from maild.outbound import smtp
 from maild.outbound.drafts import read_draft
 from maild.outbound.mailbox_check import check_draft
+from maild.outbound.model import Violation
 from maild.outbound.outbox import (
     OutboxEntry,
     RetryPolicy,
@@ -149,9 +150,8 @@ class Sender:
             self._tokens[key] = token_provider(name, login, self._clock)
         return self._tokens[key]
 
-    def _blocked(self, mailbox: MailboxSettings, raw: bytes) -> list[str]:
-        found = check_draft(self._settings, mailbox, read_draft(raw, "eml"))
-        return [f"{v.rule}: {v.text!r}" for v in found]
+    def _violations(self, mailbox: MailboxSettings, raw: bytes) -> list[Violation]:
+        return check_draft(self._settings, mailbox, read_draft(raw, "eml"))
 
     async def _move(self, row: OutboxRow, entry: OutboxEntry) -> bool:
         return await self._db(partial(rows.apply, row=row, entry=entry))
@@ -167,12 +167,22 @@ class Sender:
             if mailbox is None or mailbox.smtp is None:
                 raise PermanentError(f"mailbox {row.mailbox!r} can no longer send (no [smtp])")
             # In a thread: a mailbox's classifier may be asked (see mailbox_check).
-            blocked = await asyncio.to_thread(self._blocked, mailbox, raw)
-            if blocked:
-                if self._metrics is not None:
-                    rules = {b.split(":", 1)[0] for b in blocked}
-                    self._metrics.outbound_blocked(row.mailbox, rules)
-                raise PermanentError(f"refused by the outbound policy: {'; '.join(blocked)}")
+            found = await asyncio.to_thread(self._violations, mailbox, raw)
+            if found:
+                # Counted in maild_outbound_blocked_total by the SLA ticker, as the
+                # refusals of `maild reply` and `maild send` are.
+                await self._db(
+                    partial(
+                        rows.record_refusal,
+                        mailbox=row.mailbox,
+                        rules={v.rule for v in found},
+                        origin="sender",
+                        thread_id=row.thread_id,
+                        now=self._clock(),
+                    )
+                )
+                blocked = "; ".join(f"{v.rule}: {v.text!r}" for v in found)
+                raise PermanentError(f"refused by the outbound policy: {blocked}")
             endpoint = smtp.endpoint_for(mailbox.smtp, self._provider(row.mailbox, "smtp", mailbox))
             answer = await smtp.send(endpoint, raw, row.sender, row.recipients)
         except (TransientError, PermanentError) as exc:

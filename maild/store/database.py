@@ -278,6 +278,11 @@ class Store:
         with self._session() as session:
             return sla_feed.count_feedback(session)
 
+    def count_refusals(self) -> list[tuple[str, str]]:
+        """Claim the policy refusals no daemon has counted yet: (mailbox, rule)."""
+        with self._session() as session:
+            return sla_feed.count_refusals(session)
+
     def inbound_locations(self, thread_id: int) -> dict[str, tuple[int, list[int]]]:
         """Where a conversation's inbound messages are: folder -> (UIDVALIDITY, UIDs)."""
         found: dict[str, tuple[int, list[int]]] = {}

@@ -24,12 +24,13 @@ __all__ = [
     "mark_sent",
     "order_context",
     "raw",
+    "record_refusal",
     "reply_context",
     "stored_out",
     "uncopied",
 ]
 
-from collections.abc import Sequence
+from collections.abc import Collection, Sequence
 from dataclasses import dataclass
 from datetime import datetime
 from typing import Any
@@ -50,6 +51,7 @@ _THREAD = core_table("thread")
 _THREAD_ORDER = core_table("thread_order")
 _MESSAGE_THREAD = core_table("message_thread")
 _MESSAGE_ORDER = core_table("message_order")
+_REFUSAL = core_table("policy_refusal")
 
 
 @dataclass(frozen=True, slots=True)
@@ -160,6 +162,34 @@ def _mailbox_id(session: Session, name: str) -> int:
     if found is None:
         raise StoreError(f"mailbox {name!r} is not in the database")
     return int(found)
+
+
+def record_refusal(
+    session: Session,
+    *,
+    mailbox: str,
+    rules: Collection[str],
+    origin: str,
+    thread_id: int | None,
+    now: datetime,
+) -> None:
+    """Keep that a reply was refused, one row per rule; commits."""
+    mailbox_id = _mailbox_id(session, mailbox)
+    session.execute(
+        _REFUSAL.insert(),
+        [
+            {
+                "mailbox_id": mailbox_id,
+                "thread_id": thread_id,
+                "rule": rule[:32],
+                "origin": origin,
+                "created_at": now,
+                "counted": False,
+            }
+            for rule in sorted(rules)
+        ],
+    )
+    session.commit()
 
 
 def enqueue(

@@ -3,7 +3,7 @@
 A ticker loads every waiting conversation once (:func:`load_waiting`), then on each
 tick only the conversations stamped after the counts it saw (:func:`changes_since`;
 see maild.store.thread_marks for why a count covers every earlier change). Stored
-first responses and flag feedback are counted once by a running daemon: a row is
+first responses, flag feedback and policy refusals are counted once by a running daemon: a row is
 claimed (``counted`` set) in the transaction that reads it, and only rows this
 claim changed are returned, so two claims never return the same row.
 """
@@ -18,14 +18,16 @@ __all__ = [
     "changes_since",
     "count_feedback",
     "count_first_responses",
+    "count_refusals",
     "load_waiting",
 ]
 
 from collections.abc import Callable, Collection, Iterable, Sequence
 from dataclasses import dataclass
 from datetime import datetime
+from typing import Any
 
-from sqlalchemy import ColumnElement, bindparam, false, select
+from sqlalchemy import ColumnElement, Table, bindparam, false, select
 from sqlalchemy.orm import Session
 
 from maild.sla.score import Judgement
@@ -38,6 +40,7 @@ _MESSAGE_THREAD = core_table("message_thread")
 _LABEL = core_table("label")
 _REMOVED = core_table("thread_removed")
 _FIRST = core_table("first_response")
+_REFUSAL = core_table("policy_refusal")
 _FEEDBACK = core_table("feedback")
 _CHUNK = 500
 
@@ -249,21 +252,30 @@ def answered_since(
     return _first_responses(session, _FIRST.c.replied_at >= cutoff, mailboxes=mailboxes)
 
 
-def count_feedback(session: Session) -> list[tuple[str, str, str]]:
-    """Claim the flags and unflags no daemon counted yet: (mailbox, action, reason); commits.
-
-    Read first, so that a tick with nothing to count writes nothing.
+def _claim(session: Session, table: Table, *columns: ColumnElement[Any]) -> list[tuple[Any, ...]]:
+    """Set ``counted`` on ``table``'s rows no daemon counted yet; ``columns`` of the rows
+    this claim changed. Read first, so that a tick with nothing to count writes nothing.
     """
-    fb = _FEEDBACK.c
-    fresh = list(session.execute(select(fb.id).where(fb.counted == false())).scalars())
-    claimed: list[tuple[int, str, str]] = []
+    c = table.c
+    fresh = list(session.execute(select(c.id).where(c.counted == false())).scalars())
+    claimed: list[tuple[Any, ...]] = []
     for chunk in _chunks(fresh):
-        claimed += session.execute(
-            _FEEDBACK.update()
-            .where(fb.id.in_(chunk), fb.counted == false())
-            .values(counted=True)
-            .returning(fb.message_pk, fb.action, fb.reason)
-        ).all()
+        claimed += map(
+            tuple,
+            session.execute(
+                table.update()
+                .where(c.id.in_(chunk), c.counted == false())
+                .values(counted=True)
+                .returning(*columns)
+            ),
+        )
+    return claimed
+
+
+def count_feedback(session: Session) -> list[tuple[str, str, str]]:
+    """Claim the flags and unflags no daemon counted yet: (mailbox, action, reason); commits."""
+    fb = _FEEDBACK.c
+    claimed = _claim(session, _FEEDBACK, fb.message_pk, fb.action, fb.reason)
     owners: dict[int, int] = {}
     for chunk in _chunks(sorted({pk for pk, _, _ in claimed})):
         owners.update(
@@ -274,3 +286,12 @@ def count_feedback(session: Session) -> list[tuple[str, str, str]]:
     names = _names(session)
     session.commit()
     return [(names[owners[pk]], action, reason) for pk, action, reason in claimed]
+
+
+def count_refusals(session: Session) -> list[tuple[str, str]]:
+    """Claim the policy refusals no daemon counted yet: (mailbox, rule); commits."""
+    r = _REFUSAL.c
+    claimed = _claim(session, _REFUSAL, r.mailbox_id, r.rule)
+    names = _names(session)
+    session.commit()
+    return [(names[mailbox_id], rule) for mailbox_id, rule in claimed]

@@ -275,6 +275,27 @@ class Feedback(SQLModel, table=True):
     counted: bool = Field(default=False, index=True)
 
 
+class PolicyRefusal(SQLModel, table=True):
+    """A reply the outbound policy refused, one row per rule broken: the refused text
+    itself is kept nowhere, but that an agent tried is kept for audit and counted once
+    in maild_outbound_blocked_total by a running daemon.
+
+    ``origin`` is "agent" (``maild reply``/``send``) or "sender" (the daemon's re-check
+    before sending refused a queued message under a policy changed since).
+    """
+
+    __tablename__ = "policy_refusal"
+
+    id: int | None = Field(default=None, primary_key=True)
+    mailbox_id: int = Field(foreign_key="mailbox.id")
+    # Not a foreign key: conversations are merged away, their refusals stay.
+    thread_id: int | None = Field(default=None)
+    rule: str = Field(max_length=32)
+    origin: str = Field(max_length=8)
+    created_at: datetime = Field(sa_type=UTCDateTime)
+    counted: bool = Field(default=False, index=True)
+
+
 class OutboxItem(SQLModel, table=True):
     """A reply on its way out; written before any network I/O so none is lost.
 

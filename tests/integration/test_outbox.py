@@ -203,6 +203,11 @@ def test_a_reply_breaking_the_policy_is_refused_with_reasons_and_stored_nowhere(
     assert "marketing: text 33-40: '20% off'" in err
     assert "refused by the outbound policy (external-link, marketing); nothing was queued" in err
     assert query(tmp_path, "SELECT count(*) FROM outbox") == [(0,)]
+    # Kept for the daemon to count in maild_outbound_blocked_total; the text is not kept.
+    assert query(tmp_path, "SELECT rule, origin FROM policy_refusal ORDER BY rule") == [
+        ("external-link", "agent"),
+        ("marketing", "agent"),
+    ]
 
 
 def test_a_template_variable_without_a_value_or_an_empty_text_queues_nothing(
@@ -285,4 +290,5 @@ def test_a_queued_reply_the_changed_policy_now_forbids_is_failed_with_the_reason
     [(state, error)] = query(tmp_path, "SELECT state, last_error FROM outbox")
     assert state == "failed"
     assert str(error).startswith("refused by the outbound policy: marketing: 'depot'")
+    assert query(tmp_path, "SELECT rule, origin FROM policy_refusal") == [("marketing", "sender")]
     assert cli("outbox", "--state", "failed")[1].split()[2:4] == ["shop", message_id]

@@ -4,6 +4,7 @@ Spam view's column kept equal to its label rule."""
 
 from collections.abc import Callable, Iterator
 from datetime import UTC, datetime, timedelta
+from functools import partial
 
 import pytest
 from prometheus_client import CollectorRegistry, generate_latest
@@ -22,6 +23,7 @@ from maild.metrics import Metrics
 from maild.sla.presets import load_sla_preset
 from maild.sla_ticker import SlaTicker
 from maild.store import Store, schema
+from maild.store import outbox as outbox_rows
 from maild.store.engine import make_engine
 from maild.store.tables import core_table
 from maild.store.thread_marks import spam_rule
@@ -202,6 +204,35 @@ def test_flags_from_another_process_are_counted_once_by_the_daemon(store: Store)
     assert value(running, unflagged, mailbox="shop", reason="fraud") == 1.0
     assert value(running, flagged, mailbox="shop", reason="spam") == 0.0
     assert value(restarted, flagged, mailbox="shop", reason="fraud") == 0.0
+
+
+def test_policy_refusals_from_another_process_are_counted_once_by_the_daemon(
+    store: Store,
+) -> None:
+    def refuse(rules: set[str], origin: str) -> None:  # as maild reply / the sender do
+        store.run(
+            partial(
+                outbox_rows.record_refusal,
+                mailbox="shop",
+                rules=rules,
+                origin=origin,
+                thread_id=None,
+                now=T0,
+            )
+        )
+
+    refuse({"external-link", "marketing"}, "agent")
+    running = ticker(store)
+    running.tick(T0)
+    refuse({"external-link"}, "sender")
+    running.tick(T0 + timedelta(seconds=30))
+    restarted = ticker(store)
+    restarted.tick(T0 + timedelta(seconds=60))
+
+    blocked = "maild_outbound_blocked_total"
+    assert value(running, blocked, mailbox="shop", rule="external-link") == 2.0
+    assert value(running, blocked, mailbox="shop", rule="marketing") == 1.0
+    assert value(restarted, blocked, mailbox="shop", rule="external-link") is None
 
 
 def test_the_spam_column_matches_the_label_rule_in_every_view(store: Store) -> None:

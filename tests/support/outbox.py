@@ -63,9 +63,7 @@ def outbox_config(
     account: ImapAccount, smtp: RecordingSMTPServer, directory: Path, *, metrics_port: int = 0
 ) -> Path:
     """maild.toml for one Amazon mailbox that sends through ``smtp``, retrying at once."""
-    table = mailbox_table(account).replace(
-        f'address = "{SHOP}"\n', f'address = "{SHOP}"\npreset = "amazon"\n'
-    )
+    table = mailbox_table(account, preset="amazon")
     table += (
         f'\n[mailboxes.shop.smtp]\nhost = "{smtp.host}"\nport = {smtp.port}\nsecurity = "none"\n'
         '\n[mailboxes.shop.outbound]\nshop_name = "Lamp Shop"\n'
