@@ -14,8 +14,8 @@ import hashlib
 import logging
 import time
 from collections import Counter
-from collections.abc import Callable, Iterable, Sequence
-from dataclasses import asdict, dataclass
+from collections.abc import Callable, Iterable, Mapping, Sequence
+from dataclasses import asdict, dataclass, replace
 from pathlib import Path
 from typing import Any
 
@@ -25,7 +25,7 @@ from maild.classify.corpus import CONTRAST_SOURCES, Example, is_shippable, load_
 from maild.classify.features import clean_text, normalize
 from maild.classify.fit import FitConfig, IntArray, fit_classifier, macro_f1
 from maild.classify.message import LABELS
-from maild.classify.model import Classifier, FloatArray, decide, save_model
+from maild.classify.model import Classifier, save_model
 from maild.classify.vectorize import vectorize
 
 log = logging.getLogger(__name__)
@@ -45,6 +45,7 @@ class TrainReport:
     per_label: dict[str, int]
     per_source: dict[str, int]
     thresholds: dict[str, float]
+    cjk_thresholds: dict[str, float]
     cv_macro_f1: float
     cv_ham_fpr: float
     seconds: float
@@ -81,14 +82,14 @@ def prepare(examples: Sequence[Example]) -> tuple[Any, IntArray, list[str], list
 
 def train_examples(
     examples: Sequence[Example], cfg: FitConfig, progress: Progress | None = None
-) -> tuple[Classifier, FloatArray, IntArray]:
-    """Fit on in-memory examples; return the model, its cross-fitted probabilities and y."""
+) -> tuple[Classifier, IntArray, IntArray]:
+    """Fit on in-memory examples; return the model, its cross-fitted labels and y."""
     say = progress or (lambda _msg: None)
     say(f"featurizing {len(examples)} messages")
     x, y, sources, groups = prepare(examples)
     guarded = np.array([not s.startswith(CONTRAST_SOURCES) for s in sources])
     model, proba = fit_classifier(x, y, sources, groups, cfg, say, guarded)
-    return model, proba, y
+    return model, model.decide(x, proba), y
 
 
 def train(
@@ -100,11 +101,13 @@ def train(
     shippable_only: bool = False,
     config: FitConfig | None = None,
     extra: Sequence[Example] = (),
+    recipe: Mapping[str, str] | None = None,
 ) -> TrainReport:
     """Train on every record of ``paths`` (or only licence-clean sources) and save to ``out``.
 
     ``extra`` adds examples that come from elsewhere than a corpus file: the sellers'
-    flags and unflags (``maild train --include-feedback``).
+    flags and unflags (``maild train --include-feedback``). ``recipe`` goes into the
+    manifest as is (the shipped model records the digest of the code that built it).
     """
     say = progress or (lambda _msg: None)
     started = time.monotonic()
@@ -112,21 +115,11 @@ def train(
     keep = is_shippable if shippable_only else (lambda _s: True)
     examples = load_examples(paths, keep, lambda n: say(f"loaded {n} messages")) + list(extra)
     digest_of_data = data_digest(examples)
-    model, proba, y = train_examples(examples, cfg, say)
+    model, pred, y = train_examples(examples, cfg, say)
     version = f"clf1-{digest_of_data[:10]}-s{cfg.seed}"
-    model = Classifier(
-        model.labels,
-        model.coef,
-        model.intercept,
-        model.cal_coef,
-        model.cal_intercept,
-        model.thresholds,
-        model.n_hash,
-        version,
-    )
+    model = replace(model, version=version)
     per_label = dict(Counter(ex.label for ex in examples))
     per_source = dict(sorted(Counter(ex.source for ex in examples).items()))
-    pred = decide(proba, model.thresholds)
     ham = (y == 0) & np.array([not ex.source.startswith(CONTRAST_SOURCES) for ex in examples])
     manifest = {
         "data_digest": digest_of_data,
@@ -134,6 +127,7 @@ def train(
         "per_label": per_label,
         "sources": sorted(per_source),
         "shippable_only": shippable_only,
+        **(recipe or {}),
     }
     file_digest = save_model(model, out, manifest)
     report = TrainReport(
@@ -145,6 +139,7 @@ def train(
         per_label=per_label,
         per_source=per_source,
         thresholds={k: float(t) for k, t in zip(LABELS, model.thresholds, strict=True)},
+        cjk_thresholds={k: float(t) for k, t in zip(LABELS, model.cjk_thresholds, strict=True)},
         cv_macro_f1=macro_f1(y, pred, len(LABELS)),
         cv_ham_fpr=float((pred[ham] != 0).mean()) if ham.any() else 0.0,
         seconds=round(time.monotonic() - started, 1),
