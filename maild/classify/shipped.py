@@ -12,9 +12,10 @@ from the recipe:
   with the same corpora and seed writes the same bytes (fixed seed, fixed timestamps
   in the zip, deterministic fitting); ``scripts/check-shipped-model`` rebuilds it and
   compares;
-* its manifest records :func:`recipe_digest`, a SHA-256 of the classifier code that
-  turns corpora into weights; a test compares it with the code in the tree, so a change
-  to features, fitting or corpus handling fails until the model is rebuilt with it.
+* its manifest records :func:`~maild.classify.train.recipe_digest`, a SHA-256 of the
+  classifier code that turns corpora into weights; a test compares it with the code in
+  the tree, so a change to features, fitting or corpus handling fails until the model
+  is rebuilt with it.
 
 The recipe follows the corpora's licences (see ``shared/corpora/README.md``): only
 sources that allow a distributed model (:func:`~maild.classify.corpus.is_shippable`),
@@ -24,9 +25,8 @@ plus the clean rows of the two abuse corpora as contrast ham
 
 from __future__ import annotations
 
-__all__ = ["DEFAULT_MODEL", "RECIPE_FILES", "SHIPPED_CORPORA", "recipe_digest", "train_shipped"]
+__all__ = ["DEFAULT_MODEL", "SHIPPED_CORPORA", "train_shipped"]
 
-import hashlib
 import tempfile
 from pathlib import Path
 from typing import Final
@@ -34,34 +34,10 @@ from typing import Final
 from maild.classify.train import Progress, TrainReport, train
 from maild.classify.upstream import write_contrast_ham
 
-_HERE: Final = Path(__file__).resolve().parent
 #: Inside the package, so an installed maild and a source checkout find it alike.
-DEFAULT_MODEL: Final = _HERE / "default_model.npz"
+DEFAULT_MODEL: Final = Path(__file__).resolve().with_name("default_model.npz")
 #: The normalized files of ``shared/corpora`` the shipped model learns from.
 SHIPPED_CORPORA: Final = ("dev.jsonl.gz", "ecommerce-ham.jsonl.gz")
-#: The modules of this package whose code decides the shipped model's bytes.
-RECIPE_FILES: Final = (
-    "artifact.py",
-    "corpus.py",
-    "features.py",
-    "fit.py",
-    "message.py",
-    "mime.py",
-    "model.py",
-    "shipped.py",
-    "train.py",
-    "upstream.py",
-    "vectorize.py",
-)
-
-
-def recipe_digest() -> str:
-    """SHA-256 over the recipe's source files, by name, as they are in this tree."""
-    h = hashlib.sha256()
-    for name in RECIPE_FILES:
-        h.update(f"\0{name}\0".encode())
-        h.update((_HERE / name).read_bytes())
-    return h.hexdigest()
 
 
 def train_shipped(corpora: Path, out: Path, seed: int, progress: Progress) -> TrainReport:
@@ -71,11 +47,4 @@ def train_shipped(corpora: Path, out: Path, seed: int, progress: Progress) -> Tr
         progress("writing contrast ham (COLD safe, Davidson neither)")
         write_contrast_ham(corpora, contrast)
         paths = [corpora / name for name in SHIPPED_CORPORA] + [contrast]
-        return train(
-            paths,
-            out,
-            seed,
-            progress,
-            shippable_only=True,
-            recipe={"recipe_digest": recipe_digest()},
-        )
+        return train(paths, out, seed, progress, shippable_only=True)

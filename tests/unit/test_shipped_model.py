@@ -11,7 +11,8 @@ from maild.classify.corpus import is_shippable
 from maild.classify.fit import cjk_thresholds
 from maild.classify.message import MessageText
 from maild.classify.model import Classifier, load_model
-from maild.classify.shipped import DEFAULT_MODEL, recipe_digest
+from maild.classify.shipped import DEFAULT_MODEL
+from maild.classify.train import recipe_digest
 from tests.support.tables import table_rows
 
 CHINESE_HAM = Path(__file__).parents[1] / "data" / "classify" / "chinese_ham.toml"
