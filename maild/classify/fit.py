@@ -47,8 +47,7 @@ from sklearn.linear_model import LogisticRegression, SGDClassifier
 from maild.classify.corpus import family_of
 from maild.classify.features import STRUCT_NAMES
 from maild.classify.message import LABELS
-from maild.classify.model import CJK_MESSAGE, Classifier, FloatArray, decide
-from maild.classify.vectorize import STRUCT_WEIGHT
+from maild.classify.model import Classifier, FloatArray, decide, mostly_chinese
 from maild.errors import MaildError
 
 log = logging.getLogger(__name__)
@@ -379,8 +378,9 @@ def fit_classifier(
     guard = np.ones(len(y), dtype=bool) if guarded is None else guarded
     thresholds = choose_thresholds(proba, y, cfg.max_ham_fpr, guard, ham_weights(y, sources, guard))
     n_hash = x.shape[1] - len(STRUCT_NAMES)
-    cjk = np.asarray(x[:, n_hash].toarray()).ravel() >= CJK_MESSAGE * STRUCT_WEIGHT
-    cjk_t = cjk_thresholds(proba, thresholds, cjk, ~guard, cfg.cjk_contrast_fpr)
+    cjk_t = cjk_thresholds(
+        proba, thresholds, mostly_chinese(x, n_hash), ~guard, cfg.cjk_contrast_fpr
+    )
     for name, row in (("thresholds", thresholds), ("cjk_thresholds", cjk_t)):
         shown = " ".join(f"{k}={t:.4f}" for k, t in zip(LABELS, row, strict=True))
         log.info("%s chosen %s", name, shown)

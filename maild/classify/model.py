@@ -7,7 +7,7 @@ Everything a model needs at serving time is a handful of arrays, so it is stored
 
 from __future__ import annotations
 
-__all__ = ["Classifier", "decide", "load_model", "save_model"]
+__all__ = ["Classifier", "decide", "load_model", "mostly_chinese", "save_model"]
 
 import logging
 from collections.abc import Mapping, Sequence
@@ -30,6 +30,14 @@ _ARRAYS = ("coef", "intercept", "cal_coef", "cal_intercept", "thresholds", "cjk_
 #: A message whose cleaned text is at least this share of Chinese characters is
 #: judged with :attr:`Classifier.cjk_thresholds`.
 CJK_MESSAGE = 0.2
+
+
+def mostly_chinese(matrix: Any, n_hash: int) -> npt.NDArray[np.bool_]:
+    """Rows of a :func:`vectorize` matrix whose text is at least :data:`CJK_MESSAGE` Chinese
+    (read from the ``cjk_fraction`` structure column, the first after the hashed text)."""
+    column = np.asarray(matrix[:, n_hash].toarray()).ravel()
+    out: npt.NDArray[np.bool_] = column >= CJK_MESSAGE * STRUCT_WEIGHT
+    return out
 
 
 def _softmax(z: FloatArray) -> FloatArray:
@@ -96,7 +104,7 @@ class Classifier:
         """Label index per row of ``matrix`` (from :func:`vectorize`) and its ``proba``."""
         if not len(self.cjk_thresholds):
             return decide(proba, self.thresholds)
-        cjk = matrix[:, self.n_hash].toarray().ravel() >= CJK_MESSAGE * STRUCT_WEIGHT
+        cjk = mostly_chinese(matrix, self.n_hash)
         rows = np.where(cjk[:, np.newaxis], self.cjk_thresholds, self.thresholds)
         return decide(proba, rows)
 

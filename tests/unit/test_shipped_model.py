@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from dataclasses import replace
 from pathlib import Path
 
 import numpy as np
@@ -50,6 +51,16 @@ def test_chinese_customer_and_personal_mail_stays_ham(
     message = MessageText(subject=case["subject"], body=case["body"], lang="zh")
     [prediction] = shipped.predict([message])
     assert prediction.label == "ham", prediction.scores
+
+
+def test_a_chinese_message_is_judged_by_the_chinese_thresholds(shipped: Classifier) -> None:
+    never = np.array([0.0, 2.0, 2.0, 2.0])
+    model = replace(shipped, thresholds=np.zeros(4), cjk_thresholds=never)
+    english = MessageText(subject="Hello", body="Is the blue kettle in stock?", lang="en")
+    chinese = MessageText(subject="你好", body="请问蓝色的水壶还有货吗？", lang="zh")
+    labels = [p.label for p in model.predict([english, chinese])]
+    assert labels[0] != "ham"  # every label reaches 0
+    assert labels[1] == "ham"  # no label reaches 2
 
 
 def test_chinese_contrast_ham_raises_only_the_labels_it_reaches() -> None:
