@@ -31,7 +31,7 @@ from maild.classify.corpus import CONTRAST_SOURCES, Example, is_shippable, load_
 from maild.classify.evaluate import EvaluationReport, figures
 from maild.classify.fit import FitConfig, IntArray, fit_classifier
 from maild.classify.message import LABELS
-from maild.classify.model import Classifier, decide, load_model
+from maild.classify.model import Classifier, load_model
 from maild.classify.train import prepare, train
 from maild.classify.upstream import write_contrast_ham
 
@@ -138,7 +138,7 @@ def main() -> None:
         f"shipped-split fit {time.perf_counter() - t:.0f}s "
         f"thresholds={np.round(shipped.thresholds, 4)}"
     )
-    pred = decide(shipped.calibrate(shipped.raw_scores(x)), shipped.thresholds)
+    pred = shipped.decide(x, shipped.calibrate(shipped.raw_scores(x)))
     rep = figures(y[ship & test & guard], pred[ship & test & guard])
     line(
         "SHIPPED model, held-out split of dev.jsonl.gz + ecommerce-ham (licence-clean sources)", rep
@@ -158,7 +158,7 @@ def main() -> None:
 
     # 3b. local model with restricted data, same split
     local = fit_on(x, y, src, groups, guard, ~test, cfg)
-    pred_l = decide(local.calibrate(local.raw_scores(x)), local.thresholds)
+    pred_l = local.decide(x, local.calibrate(local.raw_scores(x)))
     rep_l = figures(y[test & guard], pred_l[test & guard])
     line("LOCAL model (all sets incl. restricted), held-out split of everything", rep_l)
     results["heldout_local_all"] = rep_l.as_dict()
@@ -171,7 +171,7 @@ def main() -> None:
             held = np.array([s.startswith(fam) for s in sources]) & ship
             t = time.perf_counter()
             m = fit_on(x, y, src, groups, guard, ship & ~held, FitConfig(seed=0, folds=3))
-            pooled[held] = decide(m.calibrate(m.raw_scores(x[held])), m.thresholds)
+            pooled[held] = m.decide(x[held], m.calibrate(m.raw_scores(x[held])))
             print(f"  LOSO {fam}: fit {time.perf_counter() - t:.0f}s")
         done = pooled >= 0
         print("== LEAVE-ONE-SOURCE-OUT (each row predicted by a model that never saw its source):")

@@ -12,10 +12,11 @@ Local benchmark only (never run by the tests). Needs Debian's ``spamassassin`` a
    *e-mail* training records of that split (SpamAssassin, Enron, Nazario; plus the
    customer-service ham, as ham): at most ``--train-max`` per side. Records without
    ``raw`` (subject + body) become a minimal RFC 822 message (:func:`as_rfc822`).
-3. The same bounded sample of test records (at most ``--test-max`` ham and as many
-   spam + fraud) is scored by a local ``spamd`` (``-L``: no network tests, so no DNS
-   blocklists or Razor; rules are those of the Debian package) through ``spamc -c``,
-   and by maild on the very same RFC 822 text (``message_from_raw``).
+3. A sample of test records (at most ``--test-max`` ham and as many spam + fraud, each
+   side with an equal share per corpus, see :func:`_stratified`) is scored by a local
+   ``spamd`` (``-L``: no network tests, so no DNS blocklists or Razor; rules are those
+   of the Debian package) through ``spamc -c``, and by maild on the very same RFC 822
+   text (``message_from_raw``).
 4. The task is binary: spam or fraud is "spam". Printed and saved to
    ``bench/results/vs_spamassassin.json``: precision, recall, F1 of "spam" and ham FPR for
    both, per source, and SpamAssassin's figures with and without Bayes.
@@ -43,7 +44,13 @@ from typing import Any
 
 import numpy as np
 
-from maild.classify.corpus import CONTRAST_SOURCES, is_shippable, load_examples, read_records
+from maild.classify.corpus import (
+    CONTRAST_SOURCES,
+    family_of,
+    is_shippable,
+    load_examples,
+    read_records,
+)
 from maild.classify.fit import FitConfig, fit_classifier
 from maild.classify.mime import message_from_raw
 from maild.classify.model import Classifier
@@ -83,6 +90,21 @@ def _is_candidate(source: str) -> bool:
 
 def _sample(rows: list[dict[str, object]], k: int, rng: random.Random) -> list[dict[str, object]]:
     return rng.sample(rows, k) if len(rows) > k else list(rows)
+
+
+def _stratified(
+    rows: list[dict[str, object]], k: int, rng: random.Random
+) -> list[dict[str, object]]:
+    """At most ``k`` rows with every corpus (``family_of``) given an equal share, the rest
+    filled at random: a plain sample of the ham would be mostly short Alipay questions."""
+    by_family: dict[str, list[dict[str, object]]] = {}
+    for row in rows:
+        by_family.setdefault(family_of(str(row.get("source") or "")), []).append(row)
+    share = k // max(len(by_family), 1)
+    chosen = [r for fam in sorted(by_family) for r in _sample(by_family[fam], share, rng)]
+    taken = {id(r) for r in chosen}
+    rest = [r for r in rows if id(r) not in taken]
+    return chosen + _sample(rest, k - len(chosen), rng)
 
 
 def _binary(label: str) -> int:
@@ -319,7 +341,7 @@ def main() -> None:
     print(f"maild model trained on the training split in {time.perf_counter() - t0:.0f}s")
     pools = split_pools(paths[:2], test_ids, train_ids)
     learn = {k: _sample(pools[("train", k)], args.train_max, rng) for k in (0, 1)}
-    test = [r for k in (0, 1) for r in _sample(pools[("test", k)], args.test_max, rng)]
+    test = [r for k in (0, 1) for r in _stratified(pools[("test", k)], args.test_max, rng)]
     truth = [_binary(str(r.get("label"))) for r in test]
     test_sources = [str(r.get("source")) for r in test]
     messages = [as_rfc822(r) for r in test]

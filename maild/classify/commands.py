@@ -139,8 +139,9 @@ def _print_report(report: TrainReport, args: argparse.Namespace) -> int:
 
 def _train_text(report: TrainReport) -> str:
     labels = ", ".join(f"{label} {n:,}" for label, n in report.per_label.items())
-    thresholds = "  ".join(
-        f"{label} {t:.4f}" for label, t in report.thresholds.items() if label != "ham"
+    thresholds, cjk = (
+        "  ".join(f"{label} {t:.4f}" for label, t in row.items() if label != "ham")
+        for row in (report.thresholds, report.cjk_thresholds)
     )
     return "\n".join(
         [
@@ -149,6 +150,7 @@ def _train_text(report: TrainReport) -> str:
             f"digest      {report.digest}",
             f"examples    {report.examples:,} ({labels})",
             f"thresholds  {thresholds}",
+            f"  Chinese   {cjk}",
             f"cross-fit   macro-F1 {report.cv_macro_f1:.4f}  ham FPR {report.cv_ham_fpr:.4%}",
             f"seconds     {report.seconds:.1f}",
         ]

@@ -25,6 +25,7 @@ from __future__ import annotations
 __all__ = [
     "FitConfig",
     "choose_thresholds",
+    "cjk_thresholds",
     "fit_classifier",
     "ham_weights",
     "macro_f1",
@@ -46,7 +47,7 @@ from sklearn.linear_model import LogisticRegression, SGDClassifier
 from maild.classify.corpus import family_of
 from maild.classify.features import STRUCT_NAMES
 from maild.classify.message import LABELS
-from maild.classify.model import Classifier, FloatArray, decide
+from maild.classify.model import Classifier, FloatArray, decide, mostly_chinese
 from maild.errors import MaildError
 
 log = logging.getLogger(__name__)
@@ -69,11 +70,15 @@ class FitConfig:
     #: gives plain group folds, for data with a single source.
     by_source: bool = True
     #: Inside a label a source weighs ``size ** (1 - source_power)`` in total: 0.5 is
-    #: the square root of its size, 1.0 gives every source of a label the same weight.
-    source_power: float = 0.5
+    #: the square root of its size, 1.0 gives every source of a label the same weight
+    #: (the default: held-out macro-F1 0.878 -> 0.884, cross-source fraud AP .858 -> .883).
+    source_power: float = 1.0
     #: A hashed text column is used only if it occurs in at least this many corpora
     #: (:func:`~maild.classify.corpus.family_of`) of the rows being fitted; 1 keeps all.
     min_families: int = 1
+    #: Mostly-Chinese messages get thresholds at which at most this share of the
+    #: Chinese contrast ham (see :func:`cjk_thresholds`) is flagged.
+    cjk_contrast_fpr: float = 0.02
 
 
 def sample_weights(y: IntArray, sources: Sequence[str], power: float = 0.5) -> FloatArray:
@@ -307,6 +312,26 @@ def choose_thresholds(
     return t
 
 
+def cjk_thresholds(
+    proba: FloatArray, thresholds: FloatArray, cjk: BoolArray, contrast: BoolArray, fpr: float
+) -> FloatArray:
+    """Thresholds for mostly-Chinese messages: ``thresholds``, raised per label until at
+    most ``fpr`` of the Chinese contrast ham (``contrast & cjk``) reaches it.
+
+    The licence-clean Chinese ham is short Alipay questions and shop chats; the only
+    Chinese text on everyday topics is the clean half of the abuse corpus (COLD "safe").
+    So the model reads ordinary Chinese discussion -- relationships, work, regions, the
+    topics of the TREC06c ham -- as close to "inappropriate", and the budget measured on
+    the guarded ham cannot see it. The clean COLD rows out of fold stand in for that mail.
+    """
+    rows = cjk & contrast
+    out = thresholds.copy()
+    if rows.any():
+        floor = np.quantile(proba[rows], 1.0 - fpr, axis=0) + 1e-9
+        out[1:] = np.maximum(out[1:], floor[1:])
+    return out
+
+
 def fit_classifier(
     x: Any,
     y: IntArray,
@@ -352,7 +377,12 @@ def fit_classifier(
     proba = model.calibrate(oof)
     guard = np.ones(len(y), dtype=bool) if guarded is None else guarded
     thresholds = choose_thresholds(proba, y, cfg.max_ham_fpr, guard, ham_weights(y, sources, guard))
-    shown = " ".join(f"{k}={t:.4f}" for k, t in zip(LABELS, thresholds, strict=True))
-    log.info("thresholds chosen %s", shown)
     n_hash = x.shape[1] - len(STRUCT_NAMES)
-    return Classifier(LABELS, coef, intercept, cal_coef, cal_int, thresholds, n_hash), proba
+    cjk_t = cjk_thresholds(
+        proba, thresholds, mostly_chinese(x, n_hash), ~guard, cfg.cjk_contrast_fpr
+    )
+    for name, row in (("thresholds", thresholds), ("cjk_thresholds", cjk_t)):
+        shown = " ".join(f"{k}={t:.4f}" for k, t in zip(LABELS, row, strict=True))
+        log.info("%s chosen %s", name, shown)
+    model = Classifier(LABELS, coef, intercept, cal_coef, cal_int, thresholds, n_hash, cjk_t)
+    return model, proba

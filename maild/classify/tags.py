@@ -16,12 +16,25 @@ sort a queue for people, so each rule stays simple enough to explain:
   catch fire?"), which asks about a risk rather than reporting one. Words such as
   "urgent" or "ASAP" are *not* urgent: every customer is in a hurry, while the
   marketplaces' urgent class (Douyin's 2-hour tickets) is about risk.
+* ``escalated`` when the same places, read the same way, name a complaint taken
+  outside the seller and the marketplace: the Better Business Bureau, an Attorney
+  General or another regulator, a lawyer or court, a chargeback
+  (:data:`~maild.classify.tagwords.ESCALATED_TERMS`). Such a message is also urgent;
+  the SLA policies give it its own, shorter clock (Walmart: 1 hour).
 * ``ticket:<category>`` for a ticket (see :class:`~maild.classify.tagrules.TicketRules`).
 """
 
 from __future__ import annotations
 
-__all__ = ["AFTER_SALE", "CUSTOMER_CARE", "PRE_SALE", "TICKET_PREFIX", "URGENT", "tags_for"]
+__all__ = [
+    "AFTER_SALE",
+    "CUSTOMER_CARE",
+    "ESCALATED",
+    "PRE_SALE",
+    "TICKET_PREFIX",
+    "URGENT",
+    "tags_for",
+]
 
 import functools
 import re
@@ -31,7 +44,7 @@ from functools import lru_cache
 from typing import Final
 
 from maild.classify.tagrules import CustomerCareMarkers, TagRules
-from maild.classify.tagwords import URGENT_EXCEPTIONS, URGENT_TERMS
+from maild.classify.tagwords import ESCALATED_TERMS, URGENT_EXCEPTIONS, URGENT_TERMS
 from maild.threads.charfold import fold
 from maild.threads.orderids import OrderRefs
 from maild.threads.presets import Preset
@@ -41,6 +54,7 @@ PRE_SALE: Final = "pre-sale"
 AFTER_SALE: Final = "after-sale"
 CUSTOMER_CARE: Final = "customer-care"
 URGENT: Final = "urgent"
+ESCALATED: Final = "escalated"
 TICKET_PREFIX: Final = "ticket:"
 
 _MAX_SUBJECT: Final = 2_000
@@ -155,6 +169,7 @@ def _terms(words: Iterable[str]) -> _Terms:
 @dataclass(frozen=True, slots=True)
 class _Compiled:
     urgent: _Terms
+    escalated: _Terms
     exceptions: _Terms
     care: CustomerCareMarkers
     care_names: frozenset[str]
@@ -175,6 +190,7 @@ def _compile(rules: TagRules) -> _Compiled:
     )
     return _Compiled(
         urgent=_terms((*URGENT_TERMS, *rules.urgent_terms)),
+        escalated=_terms(ESCALATED_TERMS),
         exceptions=_terms((*URGENT_EXCEPTIONS, *rules.urgent_exceptions)),
         care=rules.customer_care,
         care_names=frozenset(
@@ -210,8 +226,9 @@ def tags_for(
     tags = {AFTER_SALE if after_sale else PRE_SALE}
     if _customer_care(rules, title, headers, from_addr, from_name):
         tags.add(CUSTOMER_CARE)
-    if any(_urgent(rules, place, pre_sale=not after_sale) for place in (title, own)):
-        tags.add(URGENT)
+    for tag, terms in ((URGENT, rules.urgent), (ESCALATED, rules.escalated)):
+        if any(_reported(rules, terms, place, pre_sale=not after_sale) for place in (title, own)):
+            tags.add(tag)
     category = _ticket_category(rules, title, own)
     if category is not None:
         tags.add(TICKET_PREFIX + category)
@@ -248,9 +265,14 @@ def _header_marked(markers: Iterable[str], headers: Mapping[str, str]) -> bool:
     return False
 
 
-def _urgent(rules: _Compiled, text: str, *, pre_sale: bool) -> bool:
+def _reported(rules: _Compiled, terms: _Terms, text: str, *, pre_sale: bool) -> bool:
+    """Whether ``text`` reports one of ``terms``: not inside an exception, not negated,
+    and before a purchase not asked about in a yes/no question."""
+    spans = terms.spans(text)
+    if not spans:
+        return False
     exceptions = rules.exceptions.spans(text)
-    for start, end in rules.urgent.spans(text):
+    for start, end in spans:
         if any(a <= start and end <= b for a, b in exceptions):
             continue
         if _negated(text, start) or (pre_sale and _yes_no_question(text, start, end)):

@@ -1,4 +1,4 @@
-"""maild's built-in vocabulary for the ``urgent`` tag, English and Chinese.
+"""maild's built-in vocabulary for the ``urgent`` and ``escalated`` tags, English and Chinese.
 
 What makes a message urgent for a marketplace seller is risk, not hurry: a product
 that burns, shocks or injures, a complaint to a regulator, a lawyer or a court, a
@@ -12,7 +12,7 @@ and hyphens are free, and a final Latin letter may take a plural "s".
 
 from __future__ import annotations
 
-__all__ = ["URGENT_EXCEPTIONS", "URGENT_TERMS"]
+__all__ = ["ESCALATED_TERMS", "URGENT_EXCEPTIONS", "URGENT_TERMS"]
 
 from typing import Final
 
@@ -59,6 +59,22 @@ _ZH: Final = (
 )  # fmt: skip
 
 URGENT_TERMS: Final[tuple[str, ...]] = _SAFETY_EN + _INJURY_EN + _LEGAL_EN + _PAYMENT_EN + _ZH
+
+#: A complaint taken, or about to be taken, outside the seller and the marketplace: a
+#: consumer body (the Better Business Bureau, an Attorney General, a regulator), a
+#: lawyer or a court, the card issuer (a chargeback). Walmart gives these 1 hour
+#: (``config/sla/walmart.toml``, kind ``escalated``). A complaint to the seller
+#: ("file a complaint", 投诉) or the press is urgent but not escalated.
+ESCALATED_TERMS: Final[tuple[str, ...]] = (
+    "bbb", "better business bureau", "attorney general", "attorney generals office",
+    "ftc", "federal trade commission", "cpsc", "consumer protection", "consumer affairs",
+    "trading standards", "ombudsman", "lawyer", "attorney", "legal action", "lawsuit",
+    "class action", "sue you", "sue your", "sue the", "will sue", "going to sue", "suing",
+    "small claims", "take you to court", "see you in court", "cease and desist",
+    *_PAYMENT_EN,
+    "12315", "工商", "工商局", "市场监管", "市场监督管理局", "消协", "消费者协会",
+    "起诉", "诉讼", "法院", "律师", "律师函", "报警", "拒付", "银行拒付",
+)  # fmt: skip
 
 URGENT_EXCEPTIONS: Final[tuple[str, ...]] = (
     # products and things named after fire and smoke

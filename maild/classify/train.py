@@ -8,16 +8,24 @@ default model is built.
 
 from __future__ import annotations
 
-__all__ = ["TrainReport", "data_digest", "prepare", "train", "train_examples"]
+__all__ = [
+    "RECIPE_FILES",
+    "TrainReport",
+    "data_digest",
+    "prepare",
+    "recipe_digest",
+    "train",
+    "train_examples",
+]
 
 import hashlib
 import logging
 import time
 from collections import Counter
 from collections.abc import Callable, Iterable, Sequence
-from dataclasses import asdict, dataclass
+from dataclasses import asdict, dataclass, replace
 from pathlib import Path
-from typing import Any
+from typing import Any, Final
 
 import numpy as np
 
@@ -25,12 +33,42 @@ from maild.classify.corpus import CONTRAST_SOURCES, Example, is_shippable, load_
 from maild.classify.features import clean_text, normalize
 from maild.classify.fit import FitConfig, IntArray, fit_classifier, macro_f1
 from maild.classify.message import LABELS
-from maild.classify.model import Classifier, FloatArray, decide, save_model
+from maild.classify.model import Classifier, save_model
 from maild.classify.vectorize import vectorize
 
 log = logging.getLogger(__name__)
 
 Progress = Callable[[str], None]
+
+#: The modules of this package whose code decides a model's bytes from its corpora.
+RECIPE_FILES: Final = (
+    "artifact.py",
+    "corpus.py",
+    "features.py",
+    "fit.py",
+    "message.py",
+    "mime.py",
+    "model.py",
+    "shipped.py",
+    "train.py",
+    "upstream.py",
+    "vectorize.py",
+)
+
+
+def recipe_digest() -> str:
+    """SHA-256 over the recipe's source files, by name, as they are in this tree.
+
+    The ingest modules that :mod:`maild.classify.mime` reads messages with are not in
+    it (they change for reasons of their own); ``scripts/check-shipped-model`` catches
+    a change there by rebuilding the shipped model and comparing bytes.
+    """
+    here = Path(__file__).resolve().parent
+    h = hashlib.sha256()
+    for name in RECIPE_FILES:
+        h.update(f"\0{name}\0".encode())
+        h.update((here / name).read_bytes())
+    return h.hexdigest()
 
 
 @dataclass(frozen=True, slots=True)
@@ -45,6 +83,7 @@ class TrainReport:
     per_label: dict[str, int]
     per_source: dict[str, int]
     thresholds: dict[str, float]
+    cjk_thresholds: dict[str, float]
     cv_macro_f1: float
     cv_ham_fpr: float
     seconds: float
@@ -81,14 +120,14 @@ def prepare(examples: Sequence[Example]) -> tuple[Any, IntArray, list[str], list
 
 def train_examples(
     examples: Sequence[Example], cfg: FitConfig, progress: Progress | None = None
-) -> tuple[Classifier, FloatArray, IntArray]:
-    """Fit on in-memory examples; return the model, its cross-fitted probabilities and y."""
+) -> tuple[Classifier, IntArray, IntArray]:
+    """Fit on in-memory examples; return the model, its cross-fitted labels and y."""
     say = progress or (lambda _msg: None)
     say(f"featurizing {len(examples)} messages")
     x, y, sources, groups = prepare(examples)
     guarded = np.array([not s.startswith(CONTRAST_SOURCES) for s in sources])
     model, proba = fit_classifier(x, y, sources, groups, cfg, say, guarded)
-    return model, proba, y
+    return model, model.decide(x, proba), y
 
 
 def train(
@@ -112,21 +151,13 @@ def train(
     keep = is_shippable if shippable_only else (lambda _s: True)
     examples = load_examples(paths, keep, lambda n: say(f"loaded {n} messages")) + list(extra)
     digest_of_data = data_digest(examples)
-    model, proba, y = train_examples(examples, cfg, say)
-    version = f"clf1-{digest_of_data[:10]}-s{cfg.seed}"
-    model = Classifier(
-        model.labels,
-        model.coef,
-        model.intercept,
-        model.cal_coef,
-        model.cal_intercept,
-        model.thresholds,
-        model.n_hash,
-        version,
-    )
+    model, pred, y = train_examples(examples, cfg, say)
+    recipe = recipe_digest()
+    # Data, code and seed: a retrained model is told apart from the one before it.
+    version = f"clf1-{digest_of_data[:10]}-{recipe[:6]}-s{cfg.seed}"
+    model = replace(model, version=version)
     per_label = dict(Counter(ex.label for ex in examples))
     per_source = dict(sorted(Counter(ex.source for ex in examples).items()))
-    pred = decide(proba, model.thresholds)
     ham = (y == 0) & np.array([not ex.source.startswith(CONTRAST_SOURCES) for ex in examples])
     manifest = {
         "data_digest": digest_of_data,
@@ -134,6 +165,7 @@ def train(
         "per_label": per_label,
         "sources": sorted(per_source),
         "shippable_only": shippable_only,
+        "recipe_digest": recipe,
     }
     file_digest = save_model(model, out, manifest)
     report = TrainReport(
@@ -145,6 +177,7 @@ def train(
         per_label=per_label,
         per_source=per_source,
         thresholds={k: float(t) for k, t in zip(LABELS, model.thresholds, strict=True)},
+        cjk_thresholds={k: float(t) for k, t in zip(LABELS, model.cjk_thresholds, strict=True)},
         cv_macro_f1=macro_f1(y, pred, len(LABELS)),
         cv_ham_fpr=float((pred[ham] != 0).mean()) if ham.any() else 0.0,
         seconds=round(time.monotonic() - started, 1),

@@ -108,12 +108,21 @@ def test_flagged_pre_sale_message_leaves_all_and_unread_and_shows_in_spam(
 ) -> None:
     append(
         imap_account,
-        ("INBOX", mail(1, "Cheap watches", "Replica watches, 90% off, click now"), 0),
+        # A cold pitch the shipped model lets through (spam 0.13) and the seller calls spam.
+        (
+            "INBOX",
+            mail(
+                1,
+                "Store design",
+                "Hello, is the shop owner there? I would like to talk about your store design.",
+            ),
+            0,
+        ),
         ("INBOX", mail(2, "发货时间", f"订单号：{ORDER} 什么时候发货？"), 1),
     )
     config = configure(imap_account, tmp_path, monkeypatch)
     run_once(config)
-    assert subjects(capsys, config, "unread") == ["Cheap watches", "发货时间"]
+    assert subjects(capsys, config, "unread") == ["Store design", "发货时间"]
 
     code, out, _ = cli(capsys, config, "flag", "f1@flag.test", "--reason", "spam")
 
@@ -121,7 +130,7 @@ def test_flagged_pre_sale_message_leaves_all_and_unread_and_shows_in_spam(
     assert out.startswith("flagged <f1@flag.test> as spam;") and "Spam view" in out
     assert subjects(capsys, config, "all") == ["发货时间"]
     assert subjects(capsys, config, "unread") == ["发货时间"]
-    assert subjects(capsys, config, "spam") == ["Cheap watches"]
+    assert subjects(capsys, config, "spam") == ["Store design"]
     assert query(tmp_path, "SELECT name, source FROM label WHERE source = 'flag'") == [
         ("spam", "flag")
     ]

@@ -97,7 +97,7 @@ def test_tables_cover_every_preset_both_languages_and_every_tag() -> None:
     chinese = [case for case in ALL_CASES if any("\u4e00" <= ch <= "\u9fff" for ch in case.body)]
     assert len(chinese) >= 30
     seen = set().union(*(case.tags for case in ALL_CASES))
-    assert {"pre-sale", "after-sale", "customer-care", "urgent"} <= seen
+    assert {"pre-sale", "after-sale", "customer-care", "urgent", "escalated"} <= seen
     categories = preset("douyin").tags.tickets.categories
     assert {f"ticket:{category.name}" for category in categories} <= seen
 
