@@ -46,7 +46,7 @@ BATCH = 250
 # (label, owner, attribute): each is the function the pipeline itself calls.
 STAGES: tuple[tuple[str, Any, str], ...] = (
     ("read stored bytes", Store, "raw_messages"),
-    ("parse (MIME, headers, text)", workers, "parse"),
+    ("parse (MIME, headers, text)", workers, "parse_parts"),
     ("machine-mail detection", workers, "detect"),
     ("conversation facts (order IDs)", workers, "conversation_facts"),
     ("tags", workers, "tags_for"),

@@ -12,7 +12,9 @@ identify spam, and a model that learns them fails on mailboxes it has never seen
 
 from __future__ import annotations
 
-__all__ = ["message_from_raw"]
+__all__ = ["message_from_parts", "message_from_raw"]
+
+from collections.abc import Mapping
 
 from maild.classify.features import CJK
 from maild.classify.message import Link, MessageText
@@ -75,7 +77,16 @@ def message_from_raw(raw: str | bytes) -> MessageText:
     if not fields.has_fields(data, block):
         block = fields.Block(0, 0, 0)  # no header at all: every line is body
     headers = fields.read_fields(data, block, _FIELDS, notes, part=False)
-    content = mime.walk(data, headers, block.body, notes)
+    return message_from_parts(headers, mime.walk(data, headers, block.body, notes))
+
+
+def message_from_parts(headers: Mapping[str, bytes], content: mime.Content) -> MessageText:
+    """The classifier's input from a header and MIME parts already read.
+
+    Ingest reads a message with the same pieces (see :func:`maild.ingest.parse.parse_parts`),
+    so a message maild processes is classified without being parsed a second time.
+    """
+    notes = Notes()
     pages = [read_html(mime.text_of(body, label, "html", notes)) for body, label in content.html]
     if any(part.strip() for part in content.plain):
         body = "\n".join(content.plain)

@@ -16,10 +16,11 @@ Only input with no message in it raises :class:`~maild.errors.ParseError`; damag
 anywhere else is decoded as far as it goes and reported in ``degraded_reasons``.
 """
 
-__all__ = ["parse"]
+__all__ = ["Parts", "parse", "parse_parts"]
 
 import logging
 import re
+from dataclasses import dataclass
 
 from maild.domain import ParsedMail
 from maild.errors import ParseError
@@ -74,8 +75,27 @@ _CONTROL = re.compile(r"[\x00-\x1f\x7f]")
 _ANGLE_ID = re.compile(r"<[^<>\s]+>")
 
 
+@dataclass(frozen=True, slots=True)
+class Parts:
+    """What parsing read on the way, for a caller that reads the message further.
+
+    ``from_start`` tells whether the header began at the first byte, which is where
+    the classifier's own reader (:func:`maild.classify.mime.message_from_raw`) looks
+    for it; only then do these parts match what that reader would find.
+    """
+
+    headers: dict[str, bytes]
+    content: mime.Content
+    from_start: bool
+
+
 def parse(raw: bytes) -> ParsedMail:
     """Parse one message. Raises ParseError only for input that holds no message."""
+    return parse_parts(raw)[0]
+
+
+def parse_parts(raw: bytes) -> tuple[ParsedMail, Parts]:
+    """:func:`parse`, and the header fields and MIME parts it read."""
     if not raw or raw.isspace():
         raise ParseError("empty message")
     leading = _LEADING_BLANK_LINES.match(raw)
@@ -90,7 +110,7 @@ def parse(raw: bytes) -> ParsedMail:
     text = _text(content, notes)
     if notes.reasons:
         log.debug("degraded message reasons=%s", "; ".join(notes.reasons))
-    return ParsedMail(
+    parsed = ParsedMail(
         message_id=_message_id(headers.get("message-id")),
         subject=words.header_text(headers.get("subject", b""), "subject", notes),
         from_name=people.from_name,
@@ -109,6 +129,7 @@ def parse(raw: bytes) -> ParsedMail:
         degraded_reasons=tuple(notes.reasons),
         charsets=tuple(notes.charsets),
     )
+    return parsed, Parts(headers, content, from_start=start == 0)
 
 
 def _text(content: mime.Content, notes: Notes) -> str:

@@ -36,7 +36,7 @@ from maild.classify.tags import tags_for
 from maild.domain import LandedMessage, ProcessOutcome, Verdict
 from maild.errors import ParseError
 from maild.ingest.autoreply import detect
-from maild.ingest.parse import parse
+from maild.ingest.parse import Parts, parse_parts
 from maild.ingest.rules import MailboxRules
 from maild.store import Store
 from maild.store.types import compress_raw
@@ -45,6 +45,7 @@ from maild.threads.orderids import OrderRefs, SubOrder
 from maild.threads.presets import load_preset
 
 if TYPE_CHECKING:
+    from maild.classify.message import MessageText
     from maild.classify.model import Classifier
 
 _PR_SET_PDEATHSIG = 1
@@ -86,12 +87,14 @@ def _classifier(path: str) -> "Classifier":
     return load_model(Path(path))
 
 
-def _process_one(message: LandedMessage, rules: MailboxRules) -> ProcessOutcome:
+def _process_one(
+    message: LandedMessage, rules: MailboxRules
+) -> tuple[ProcessOutcome, Parts | None]:
     compressed = None if message.compressed else compress_raw(message.raw)
     try:
-        parsed = parse(message.raw)
+        parsed, parts = parse_parts(message.raw)
     except ParseError as exc:
-        return ProcessOutcome(message.pk, None, f"unparseable: {exc}", compressed)
+        return ProcessOutcome(message.pk, None, f"unparseable: {exc}", compressed), None
     machine = detect(parsed)
     facts = conversation_facts(parsed, message.direction, rules.preset)
     tags: tuple[str, ...] = ()
@@ -109,7 +112,7 @@ def _process_one(message: LandedMessage, rules: MailboxRules) -> ProcessOutcome:
             from_name=parsed.from_name,
         )
         tags = tuple(sorted(found))
-    return ProcessOutcome(
+    outcome = ProcessOutcome(
         message.pk,
         parsed,
         compressed=compressed,
@@ -117,17 +120,20 @@ def _process_one(message: LandedMessage, rules: MailboxRules) -> ProcessOutcome:
         facts=facts,
         tags=tags,
     )
+    return outcome, parts
 
 
 def _classified(
     outcomes: list[ProcessOutcome],
     messages: Sequence[LandedMessage],
+    parts: Sequence[Parts | None],
     rules: Sequence[MailboxRules],
 ) -> list[ProcessOutcome]:
     """Add the classifier's verdict to inbound mail a person wrote, one model call per model.
 
-    The classifier reads the raw message itself, so what it sees here is exactly what
-    it was trained on.
+    The classifier reads the header and parts parsing already read, with its own reader
+    of them, so what it sees is exactly what it was trained on; a message whose header
+    did not start at its first byte is read again from its bytes, as training read it.
     """
     wanted: dict[str, list[int]] = {}
     for index, (outcome, rule) in enumerate(zip(outcomes, rules, strict=True)):
@@ -136,11 +142,17 @@ def _classified(
             wanted.setdefault(rule.model, []).append(index)
     if not wanted:
         return outcomes
-    from maild.classify.mime import message_from_raw
+    from maild.classify.mime import message_from_parts, message_from_raw
+
+    def text_of(index: int) -> "MessageText":
+        read = parts[index]
+        if read is None or not read.from_start:
+            return message_from_raw(messages[index].raw)
+        return message_from_parts(read.headers, read.content)
 
     for model, indexes in wanted.items():
         classifier = _classifier(model)
-        texts = [message_from_raw(messages[i].raw) for i in indexes]
+        texts = [text_of(i) for i in indexes]
         for i, prediction in zip(indexes, classifier.predict(texts), strict=True):
             verdict = Verdict(prediction.label, prediction.scores, prediction.model_version)
             outcomes[i] = dataclasses.replace(outcomes[i], verdict=verdict)
@@ -156,15 +168,18 @@ def parse_batch(
     mailbox's preset and model; a mailbox no longer configured gets the generic preset.
     """
     outcomes = []
+    parts: list[Parts | None] = []
     chosen = [rules.get(message.mailbox) or _generic() for message in messages]
     for message, rule in zip(messages, chosen, strict=True):
         try:
-            outcomes.append(_process_one(message, rule))
+            outcome, read = _process_one(message, rule)
         except Exception as exc:  # a bug must cost one message, not the mailbox
             reason = f"parser failed: {type(exc).__name__}: {exc}"
             again = None if message.compressed else compress_raw(message.raw)
-            outcomes.append(ProcessOutcome(message.pk, None, reason, again))
-    return _classified(outcomes, messages, chosen)
+            outcome, read = ProcessOutcome(message.pk, None, reason, again), None
+        outcomes.append(outcome)
+        parts.append(read)
+    return _classified(outcomes, messages, parts, chosen)
 
 
 def process_batch(

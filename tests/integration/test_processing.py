@@ -14,7 +14,7 @@ from sqlalchemy import text
 from maild.cli import main
 from maild.domain import LandedMessage, ParsedMail, RawMessage
 from maild.ingest.identity import message_key
-from maild.ingest.parse import parse
+from maild.ingest.parse import Parts, parse_parts
 from maild.ingest.pipeline import ALL_STATES, Processor
 from maild.ingest.rules import MailboxRules
 from maild.ingest.workers import parse_batch
@@ -120,12 +120,12 @@ async def test_processing_compresses_what_landing_stored_plain_and_reprocess_rep
 
 
 def test_a_parser_crash_quarantines_only_that_message(monkeypatch: pytest.MonkeyPatch) -> None:
-    def explode(raw: bytes) -> ParsedMail:
+    def explode(raw: bytes) -> tuple[ParsedMail, Parts]:
         if b"boom" in raw:
             raise RecursionError("parser bug")
-        return parse(raw)
+        return parse_parts(raw)
 
-    monkeypatch.setattr("maild.ingest.workers.parse", explode)
+    monkeypatch.setattr("maild.ingest.workers.parse_parts", explode)
     outcomes = parse_batch(
         [
             LandedMessage(1, "shop", "in", b"Subject: boom\r\n\r\nx"),
