@@ -100,15 +100,31 @@ def run_once(config: str) -> None:
     assert main(["--config", config, "run", "--once"]) == 0
 
 
+def synced(
+    account: ImapAccount,
+    tmp_path: Path,
+    monkeypatch: pytest.MonkeyPatch,
+    *messages: tuple[str, bytes, int],
+    model: Path | None = None,
+) -> str:
+    """``messages`` delivered, maild configured and run once: the config's path."""
+    append(account, *messages)
+    config = configure(account, tmp_path, monkeypatch, model)
+    run_once(config)
+    return config
+
+
 def test_flagged_pre_sale_message_leaves_all_and_unread_and_shows_in_spam(
     imap_account: ImapAccount,
     tmp_path: Path,
     monkeypatch: pytest.MonkeyPatch,
     capsys: pytest.CaptureFixture[str],
 ) -> None:
-    append(
+    # A cold pitch the shipped model lets through (spam 0.13) and the seller calls spam.
+    config = synced(
         imap_account,
-        # A cold pitch the shipped model lets through (spam 0.13) and the seller calls spam.
+        tmp_path,
+        monkeypatch,
         (
             "INBOX",
             mail(
@@ -120,8 +136,6 @@ def test_flagged_pre_sale_message_leaves_all_and_unread_and_shows_in_spam(
         ),
         ("INBOX", mail(2, "发货时间", f"订单号：{ORDER} 什么时候发货？"), 1),
     )
-    config = configure(imap_account, tmp_path, monkeypatch)
-    run_once(config)
     assert subjects(capsys, config, "unread") == ["Store design", "发货时间"]
 
     code, out, _ = cli(capsys, config, "flag", "f1@flag.test", "--reason", "spam")
@@ -143,8 +157,10 @@ def test_flag_is_refused_for_a_message_tied_to_an_order_by_itself_or_its_convers
     monkeypatch: pytest.MonkeyPatch,
     capsys: pytest.CaptureFixture[str],
 ) -> None:
-    append(
+    config = synced(
         imap_account,
+        tmp_path,
+        monkeypatch,
         ("INBOX", mail(1, "发货时间", f"订单号：{ORDER} 什么时候发货？"), 0),
         (
             "INBOX",
@@ -152,8 +168,6 @@ def test_flag_is_refused_for_a_message_tied_to_an_order_by_itself_or_its_convers
             1,
         ),
     )
-    config = configure(imap_account, tmp_path, monkeypatch)
-    run_once(config)
 
     named = cli(capsys, config, "flag", "<f1@flag.test>", "--reason", "spam")
     follow_up = cli(capsys, config, "flag", "<f2@flag.test>", "--reason", "inappropriate")
@@ -172,13 +186,13 @@ def test_flag_is_refused_for_an_answered_message_and_for_the_sellers_reply(
     monkeypatch: pytest.MonkeyPatch,
     capsys: pytest.CaptureFixture[str],
 ) -> None:
-    append(
+    config = synced(
         imap_account,
+        tmp_path,
+        monkeypatch,
         ("INBOX", mail(1, "question", "Is the blue kettle in stock?"), 0),
         ("Sent", reply(2, to=1), 5),
     )
-    config = configure(imap_account, tmp_path, monkeypatch)
-    run_once(config)
     thread = thread_of(capsys, config, "question")
     out = cli(capsys, config, "show", str(thread), "--json")[1]
     refs = [(m["direction"], m["ref"]) for m in json.loads(out)["messages"]]
@@ -201,9 +215,9 @@ def test_reply_to_flagged_message_unflags_it_and_the_conversation_returns_to_all
     monkeypatch: pytest.MonkeyPatch,
     capsys: pytest.CaptureFixture[str],
 ) -> None:
-    append(imap_account, ("INBOX", mail(1, "question", "You are all idiots"), 0))
-    config = configure(imap_account, tmp_path, monkeypatch)
-    run_once(config)
+    config = synced(
+        imap_account, tmp_path, monkeypatch, ("INBOX", mail(1, "question", "You are all idiots"), 0)
+    )
     assert cli(capsys, config, "flag", "f1@flag.test", "--reason", "inappropriate")[0] == 0
     assert subjects(capsys, config, "all") == []
 
@@ -225,8 +239,10 @@ def test_new_message_flagged_after_an_earlier_reply_moves_its_conversation_to_sp
     monkeypatch: pytest.MonkeyPatch,
     capsys: pytest.CaptureFixture[str],
 ) -> None:
-    append(
+    config = synced(
         imap_account,
+        tmp_path,
+        monkeypatch,
         ("INBOX", mail(1, "question", "Is the blue kettle in stock?"), 0),
         ("Sent", reply(2, to=1), 1),
         (
@@ -240,8 +256,6 @@ def test_new_message_flagged_after_an_earlier_reply_moves_its_conversation_to_sp
             2,
         ),
     )
-    config = configure(imap_account, tmp_path, monkeypatch)
-    run_once(config)
     thread = thread_of(capsys, config, "question")
 
     code, out, _ = cli(capsys, config, "flag", f"{thread}:3", "--reason", "spam")
@@ -257,9 +271,12 @@ def test_unflag_returns_the_conversation_to_all_and_is_kept_as_feedback(
     monkeypatch: pytest.MonkeyPatch,
     capsys: pytest.CaptureFixture[str],
 ) -> None:
-    append(imap_account, ("INBOX", mail(1, "question", "Do you ship to Canada?"), 0))
-    config = configure(imap_account, tmp_path, monkeypatch)
-    run_once(config)
+    config = synced(
+        imap_account,
+        tmp_path,
+        monkeypatch,
+        ("INBOX", mail(1, "question", "Do you ship to Canada?"), 0),
+    )
     assert cli(capsys, config, "unflag", "f1@flag.test")[2].count("refused (not-flagged)") == 1
     assert cli(capsys, config, "flag", "f1@flag.test", "--reason", "spam")[0] == 0
 
@@ -289,13 +306,14 @@ def test_a_persons_verdict_outlasts_reprocessing_with_the_model(
     capsys: pytest.CaptureFixture[str],
     model: Path,
 ) -> None:
-    append(
+    config = synced(
         imap_account,
+        tmp_path,
+        monkeypatch,
         ("INBOX", mail(1, "Refund", FRAUD, sender="one@mail.example"), 0),
         ("INBOX", mail(2, "Account", FRAUD, sender="two@mail.example"), 1),
+        model=model,
     )
-    config = configure(imap_account, tmp_path, monkeypatch, model)
-    run_once(config)
     assert subjects(capsys, config, "spam") == ["Account", "Refund"]
 
     unflagged = cli(capsys, config, "unflag", "f1@flag.test")
@@ -318,13 +336,13 @@ def test_train_include_feedback_learns_the_flagged_reason_and_the_unflagged_as_h
     monkeypatch: pytest.MonkeyPatch,
     capsys: pytest.CaptureFixture[str],
 ) -> None:
-    append(
+    config = synced(
         imap_account,
+        tmp_path,
+        monkeypatch,
         ("INBOX", mail(1, "Refund", FRAUD, sender="one@mail.example"), 0),
         ("INBOX", mail(2, "question", "Do you ship to Canada?", sender="two@mail.example"), 1),
     )
-    config = configure(imap_account, tmp_path, monkeypatch)
-    run_once(config)
     assert cli(capsys, config, "flag", "f1@flag.test", "--reason", "fraud")[0] == 0
     assert cli(capsys, config, "flag", "f2@flag.test", "--reason", "spam")[0] == 0
     assert cli(capsys, config, "unflag", "f2@flag.test")[0] == 0

@@ -2,22 +2,15 @@
 
 from __future__ import annotations
 
-import os
-import shutil
-import subprocess
-import sys
 import textwrap
-import tomllib
 from pathlib import Path
 
 import pytest
 
-import maild
 from maild.config.settings import PRESETS, OrderPatternSettings
 from maild.errors import ConfigError, ConfigProblem
 from maild.threads import extract_order_ids, load_preset, load_preset_file, preset_names
-
-ROOT = Path(__file__).resolve().parents[2]
+from tests.support.wheel_layout import run_in_wheel_layout
 
 VALID = """\
 description = "A test marketplace"
@@ -59,29 +52,15 @@ def test_every_offered_preset_loads(name: str) -> None:
 
 def test_installed_package_finds_the_presets_pyproject_packs(tmp_path: Path) -> None:
     """Lay the package out as the wheel does, from pyproject's own mapping, and load."""
-    pyproject = tomllib.loads((ROOT / "pyproject.toml").read_text(encoding="utf-8"))
-    mapping = pyproject["tool"]["hatch"]["build"]["targets"]["wheel"]["force-include"]
-    site = tmp_path / "site-packages"
-    shutil.copytree(Path(maild.__file__).parent, site / "maild")
-    for source, target in mapping.items():
-        shutil.copytree(ROOT / source, site / target)
     probe = (
         "from maild.threads.presets import preset_directory, preset_names, load_preset\n"
         "print(preset_directory())\n"
         "print(','.join(load_preset(n).name for n in preset_names()))\n"
     )
-    environ = {**os.environ, "PYTHONPATH": str(site)}
 
-    result = subprocess.run(
-        [sys.executable, "-c", probe],
-        capture_output=True,
-        text=True,
-        env=environ,
-        cwd=tmp_path,  # not the source tree, whose maild would shadow the copy
-        check=True,
-    )
+    site, printed = run_in_wheel_layout(tmp_path, probe)
 
-    directory, names = result.stdout.split()
+    directory, names = printed.split()
     assert Path(directory) == site / "maild" / "presets"
     assert names.split(",") == sorted(PRESETS)
 

@@ -2,25 +2,19 @@
 
 from __future__ import annotations
 
-import os
-import shutil
-import subprocess
-import sys
 import textwrap
-import tomllib
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from zoneinfo import ZoneInfo
 
 import pytest
 
-import maild
 from maild.errors import ConfigError, ConfigProblem
 from maild.sla import ALL_DAY, Window, deadlines
 from maild.sla.presets import load_policy_file, load_sla_preset, sla_preset_names
 from maild.sla.schema import SLA_PRESETS, parse_duration
+from tests.support.wheel_layout import run_in_wheel_layout
 
-ROOT = Path(__file__).resolve().parents[2]
 H = timedelta(hours=1)
 
 
@@ -209,28 +203,15 @@ def test_unknown_preset_name_lists_the_shipped_ones() -> None:
 
 def test_installed_package_finds_the_policies_pyproject_packs(tmp_path: Path) -> None:
     """Lay the package out as the wheel does, from pyproject's own mapping, and load."""
-    pyproject = tomllib.loads((ROOT / "pyproject.toml").read_text(encoding="utf-8"))
-    mapping = pyproject["tool"]["hatch"]["build"]["targets"]["wheel"]["force-include"]
-    site = tmp_path / "site-packages"
-    shutil.copytree(Path(maild.__file__).parent, site / "maild")
-    shutil.copytree(ROOT / "config" / "sla", site / mapping["config/sla"])
     probe = (
         "from maild.sla.presets import sla_preset_directory, sla_preset_names, load_sla_preset\n"
         "print(sla_preset_directory())\n"
         "print(','.join(load_sla_preset(n).name for n in sla_preset_names()))\n"
     )
-    environ = {**os.environ, "PYTHONPATH": str(site)}
 
-    result = subprocess.run(
-        [sys.executable, "-c", probe],
-        capture_output=True,
-        text=True,
-        env=environ,
-        cwd=tmp_path,  # not the source tree, whose maild would shadow the copy
-        check=True,
-    )
+    site, printed = run_in_wheel_layout(tmp_path, probe)
 
-    directory, names = result.stdout.splitlines()
+    directory, names = printed.splitlines()
     assert Path(directory) == site / "maild" / "sla" / "policies"
     assert names == ",".join(SLA_PRESETS)
 
