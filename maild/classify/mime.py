@@ -20,7 +20,7 @@ from maild.classify.features import CJK
 from maild.classify.message import Link, MessageText
 from maild.ingest import fields, mime, words
 from maild.ingest.addresses import read_people
-from maild.ingest.htmltext import read_html
+from maild.ingest.htmltext import Anchor, read_html, read_links
 from maild.ingest.notes import Notes
 
 _FIELDS = fields.FieldSet(
@@ -87,16 +87,21 @@ def message_from_parts(headers: Mapping[str, bytes], content: mime.Content) -> M
     so a message maild processes is classified without being parsed a second time.
     """
     notes = Notes()
-    pages = [read_html(mime.text_of(body, label, "html", notes)) for body, label in content.html]
+    htmls = [mime.text_of(body, label, "html", notes) for body, label in content.html]
+    links: list[Anchor] = []
     if any(part.strip() for part in content.plain):
         body = "\n".join(content.plain)
+        for html in htmls:  # the text is there already: read the HTML for its links only
+            links.extend(read_links(html))
     else:
+        pages = [read_html(html) for html in htmls]
         body = "\n".join(page.text for page in pages)
+        links = [anchor for page in pages for anchor in page.links]
     people = read_people({k: headers[k] for k in ("from", "reply-to") if k in headers}, notes)
     return MessageText(
         subject=words.header_text(headers.get("subject", b""), "subject", notes),
         body=body,
-        links=tuple(Link(a.href, a.text) for page in pages for a in page.links),
+        links=tuple(Link(a.href, a.text) for a in links),
         from_domain=_domain(people.from_addr),
         reply_to_domain=_domain(people.reply_to),
         attachment_types=tuple(_kind(a.filename, a.content_type) for a in content.attachments),

@@ -10,13 +10,15 @@ from __future__ import annotations
 __all__ = ["N_HASH", "STRUCT_WEIGHT", "vectorize"]
 
 from collections.abc import Sequence
+from typing import TYPE_CHECKING
 
 import numpy as np
-import scipy.sparse as sp  # type: ignore[import-untyped]  # scipy ships no type stubs
-from sklearn.feature_extraction import FeatureHasher
 
 from maild.classify.features import STRUCT_NAMES, featurize_counts
 from maild.classify.message import MessageText
+
+if TYPE_CHECKING:
+    import scipy.sparse as sp  # type: ignore[import-untyped]  # scipy ships no type stubs
 
 #: Width of the hashed text part. 2**19 buckets keep collisions rare for the
 #: vocabulary of the shared corpora while the weights stay a ~8 MB array.
@@ -29,6 +31,11 @@ STRUCT_WEIGHT = 0.5
 
 def vectorize(messages: Sequence[MessageText], n_hash: int = N_HASH) -> sp.csr_matrix:
     """Rows of sublinear-tf, l2-normalised hashed tokens, then the structure columns."""
+    # Imported on first use: scipy and scikit-learn take about a second to import, which
+    # maild's main process (it only checks that model files load) never needs to spend.
+    import scipy.sparse as sp
+    from sklearn.feature_extraction import FeatureHasher
+
     done = [featurize_counts(m) for m in messages]
     hasher = FeatureHasher(n_features=n_hash, input_type="dict", alternate_sign=False)
     text = hasher.transform(counts for counts, _struct in done).tocsr()

@@ -15,7 +15,15 @@ scanner moves forward with ``str.find`` only, never rescans, and treats a ``<`` 
 no ``>`` after it as text. Entities are decoded with :func:`html.unescape`.
 """
 
-__all__ = ["MAX_HTML_CHARS", "MAX_LINKS", "Anchor", "Html", "html_to_text", "read_html"]
+__all__ = [
+    "MAX_HTML_CHARS",
+    "MAX_LINKS",
+    "Anchor",
+    "Html",
+    "html_to_text",
+    "read_html",
+    "read_links",
+]
 
 import re
 from dataclasses import dataclass
@@ -137,12 +145,41 @@ def html_to_text(html: str) -> tuple[str, bool]:
     return page.text, page.cut
 
 
+class _LinkText(_Text):
+    """Collects link texts only: text outside an open link is dropped unread.
+
+    Outside links, collected text changes nothing but line breaks owed, and breaks become
+    single spaces in a link's text, so the links come out as :class:`_Text` finds them.
+    """
+
+    __slots__ = ()
+
+    def add(self, raw: str) -> None:
+        if self.href is not None:
+            super().add(raw)
+
+
 def read_html(html: str) -> Html:
     """The visible text of ``html`` and its followable links (relative ones are dropped:
     a mail has no base URL to resolve them against)."""
-    cut = len(html) > MAX_HTML_CHARS
-    html = html[:MAX_HTML_CHARS]
     out = _Text()
+    _scan(html[:MAX_HTML_CHARS], out)
+    lines = (line.strip(" ") for line in "".join(out.parts).split("\n"))
+    text = _BLANK_LINES.sub("\n\n", "\n".join(lines)).strip()
+    return Html(text, tuple(out.links), len(html) > MAX_HTML_CHARS)
+
+
+def read_links(html: str) -> tuple[Anchor, ...]:
+    """``read_html(html).links`` at a third of the cost, for a reader that has the
+    message's text already (from its plain-text alternative) and wants only its links."""
+    out = _LinkText()
+    _scan(html[:MAX_HTML_CHARS], out)
+    return tuple(out.links)
+
+
+def _scan(html: str, out: _Text) -> None:
+    """Feed ``html`` to ``out`` in document order: one loop for both readers, so the links
+    of :func:`read_links` are those of :func:`read_html` by construction."""
     pos, next_gt = 0, -1
     while pos < len(html):
         lt = html.find("<", pos)
@@ -163,8 +200,6 @@ def read_html(html: str) -> Html:
             break
         pos = _tag(html, lt, next_gt, out)
     out.close_link()
-    lines = (line.strip(" ") for line in "".join(out.parts).split("\n"))
-    return Html(_BLANK_LINES.sub("\n\n", "\n".join(lines)).strip(), tuple(out.links), cut)
 
 
 def _tag(html: str, lt: int, gt: int, out: _Text) -> int:

@@ -2,7 +2,19 @@
 
 from __future__ import annotations
 
-from maild.ingest.htmltext import MAX_LINKS, Anchor, html_to_text, read_html
+from pathlib import Path
+
+from hypothesis import given, settings
+from hypothesis import strategies as st
+
+from maild.errors import ParseError
+from maild.ingest import mime
+from maild.ingest.htmltext import MAX_LINKS, Anchor, html_to_text, read_html, read_links
+from maild.ingest.notes import Notes
+from maild.ingest.parse import parse_parts
+from tests.support.mailgen import make_message
+
+DATA = Path(__file__).resolve().parents[1] / "data"
 
 
 def links(html: str) -> tuple[Anchor, ...]:
@@ -93,3 +105,41 @@ def test_links_are_capped() -> None:
     page = read_html('<a href="http://a.example/">x</a>' * (MAX_LINKS + 50))
     assert len(page.links) == MAX_LINKS
     assert page.text == "x" * (MAX_LINKS + 50)
+
+
+# Pieces that move the scanner between its states: text, entities, whitespace runs,
+# blocks and cells (line breaks owed), anchors opened and closed in any order, images,
+# hidden elements, comments, and markup cut short.
+_PIECES = st.sampled_from(
+    [
+        "text", " ", "  \n ", "&amp;", "&nbsp;", "\u00a0", "<br>", "<p>", "</p>", "<div>",
+        "</div>", "<td>", "</td>", "<tr>", "<b>", "</b>", "<a href='https://a.example/x'>",
+        '<A HREF="http://198.51.100.7/">', "<a href=www.b.example>", "<a href='/rel'>",
+        "<a>", "</a>", "<img alt=PayPal>", "<img src=x>", "<script>", "</script>",
+        "<style>p{}</style>", "<!-- c -->", "<!--", "<", ">", "</", "<!DOCTYPE html>",
+        "<a href='http://c.example/' title='<a href=x>'>",
+    ]
+)  # fmt: skip
+
+
+@settings(max_examples=500)
+@given(st.lists(st.one_of(_PIECES, st.text(max_size=4)), max_size=40))
+def test_links_read_alone_are_the_links_read_with_the_text(pieces: list[str]) -> None:
+    html = "".join(pieces)
+    assert read_links(html) == read_html(html).links
+
+
+def test_links_read_alone_agree_on_real_and_generated_html() -> None:
+    raws = [p.read_bytes() for p in sorted((DATA / "mail").rglob("*")) if p.is_file()]
+    raws += [make_message(i, seed) for i in range(40) for seed in range(2)]
+    seen = 0
+    for raw in raws:
+        try:
+            _, parts = parse_parts(raw)
+        except ParseError:
+            continue
+        for body, label in parts.content.html:
+            html = mime.text_of(body, label, "html", Notes())
+            assert read_links(html) == read_html(html).links
+            seen += bool(read_html(html).links)
+    assert seen >= 20  # the comparison met many real links, not only empty pages
