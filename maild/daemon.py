@@ -26,6 +26,8 @@ from maild.backoff import Backoff
 from maild.config import Settings
 from maild.config.settings import MailboxSettings
 from maild.errors import ConfigError, MaildError, PermanentError
+from maild.gateway.listeners import Gateways
+from maild.gateway.metrics import GatewayMetrics
 from maild.ingest.imap import ImapClient
 from maild.ingest.mailbox import (
     FolderSpec,
@@ -105,6 +107,15 @@ class Daemon:
         self._sla = SlaTicker(store, metrics, {})
         self._sla.configure(mailbox_policies(settings))
         self._outbox = Sender(settings, store, clock, metrics, on_sent=self._landed.set, draw=draw)
+        # The SMTP submission gateway (maild.gateway); readiness asks it for its problems.
+        self.gateways = Gateways(
+            settings,
+            store,
+            clock,
+            GatewayMetrics(metrics.registry),
+            on_queued=self._outbox.wake,
+            grace_s=STOP_GRACE_S,
+        )
 
     async def run(self) -> None:
         """Run until SIGTERM or SIGINT (or :meth:`stop`), then shut down cleanly."""
@@ -119,6 +130,7 @@ class Daemon:
         try:
             for name, settings in self._settings.mailboxes.items():
                 self._start(name, settings)
+            await self.gateways.start()
             log.info("maild running mailboxes=%d", len(self._running))
             await self._stopping.wait()
             log.info("maild stopping")
@@ -127,6 +139,8 @@ class Daemon:
                 loop.remove_signal_handler(sig)
             for reload in list(self._reloads):
                 await cancel_and_wait(reload)
+            # First, so that what it accepts is queued before the sender stops.
+            await self.gateways.stop()
             # A message being sent gets the same grace as the folders, beside them; one
             # cancelled later is recovered at the next start (maild.outbound.outbox).
             await asyncio.gather(
@@ -325,6 +339,7 @@ class Daemon:
         self._processor.rules = rules
         self._sla.configure(mailbox_policies(new))
         self._outbox.configure(new)
+        await self.gateways.configure(new)
         self._changed.set()
         self._settings = new
         log.info(
