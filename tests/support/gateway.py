@@ -7,6 +7,7 @@ client trusts only that CA, so a test's STARTTLS is a verified TLS connection.
 
 from __future__ import annotations
 
+import base64
 import smtplib
 import ssl
 from dataclasses import dataclass
@@ -113,6 +114,12 @@ class Agent:
 
     def login(self, password: str = AGENT_PASSWORD, user: str = AGENT) -> None:
         self.smtp.login(user, password)
+
+    def login_plain(self, password: str, user: str = AGENT) -> int:
+        """One AUTH PLAIN (smtplib's login tries every mechanism); the reply code."""
+        response = base64.b64encode(f"\0{user}\0{password}".encode()).decode()
+        code, _ = self.smtp.docmd("AUTH", f"PLAIN {response}")
+        return code
 
     def send(self, message: EmailMessage, sender: str | None = None) -> tuple[int, str]:
         """(code, text) of the reply to the final dot, or to MAIL or RCPT if refused there."""
