@@ -18,7 +18,6 @@ import secrets
 from dataclasses import dataclass
 from datetime import datetime
 from email.parser import BytesHeaderParser
-from email.policy import SMTP
 from email.utils import format_datetime, getaddresses
 from functools import partial
 
@@ -63,7 +62,7 @@ class Refused:
 
 
 def _with_identity(raw: bytes, sender: str, now: datetime) -> bytes:
-    headers = BytesHeaderParser(policy=SMTP).parsebytes(raw)
+    headers = BytesHeaderParser().parsebytes(raw)
     added = b""
     if headers["Message-ID"] is None or message_key(raw).synthetic:
         message_id = make_message_id(sender, secrets.token_hex(16))
@@ -82,7 +81,7 @@ def submit(
 ) -> Accepted | Refused:
     """Queue ``submission`` in the outbox (committed) or say why not; never both."""
     mailbox = settings.mailboxes[submission.mailbox]
-    headers = BytesHeaderParser(policy=SMTP).parsebytes(submission.raw)
+    headers = BytesHeaderParser().parsebytes(submission.raw)
     authors = [address for _, address in getaddresses(headers.get_all("From", []))]
     for address in authors or [""]:
         if not sender_allowed(address, submission.senders):
