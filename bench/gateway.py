@@ -34,28 +34,16 @@ from maild.config import load_config
 from maild.gateway.metrics import GatewayMetrics
 from maild.gateway.server import Listener
 from maild.store import Store
-from tests.support.config_files import write_config
 from tests.support.gateway import (
     AGENT_PASSWORD,
     AGENT_VARIABLE,
     Agent,
-    gateway_table,
     gateway_tls,
     reply_message,
+    standalone_config,
 )
 from tests.support.smtp import HOST, threaded_smtp_server
 
-_MAILBOX = """\
-[mailboxes.shop]
-address = "support@shop.example"
-preset = "amazon"
-allowed_domains = ["amazon.com"]
-
-[mailboxes.shop.imap]
-host = "127.0.0.1"
-username = "support@shop.example"
-password_env = "MAILD_BENCH_SHOP_PASSWORD"
-"""
 _TEXT = (
     "Hi Emma, thank you for contacting us about order 112-{n:07d}-1234567. We are sorry "
     "the item arrived damaged. A replacement shipped today with UPS; it should arrive "
@@ -88,11 +76,13 @@ def _now() -> datetime:
 
 
 async def _run(count: int, rounds: int, directory: Path) -> dict[str, object]:
-    os.environ["MAILD_BENCH_SHOP_PASSWORD"] = "unused"  # noqa: S105 - never used to log in
+    os.environ["MAILD_TEST_UNUSED_PASSWORD"] = "unused"  # noqa: S105 - never used to log in
     os.environ[AGENT_VARIABLE] = AGENT_PASSWORD
     tls = gateway_tls(directory)
-    table = gateway_table(tls, 0, max_per_hour=100_000)
-    settings = load_config(write_config(directory, _MAILBOX + table))
+    limits = "max_message_bytes = 1048576\n"
+    settings = load_config(
+        standalone_config(directory, tls, ("shop", 0, limits), max_per_hour=100_000)
+    )
     store = Store.open(settings.database.url)
     store.ensure_mailboxes({"shop": "support@shop.example"}, _now())
     listener = Listener(

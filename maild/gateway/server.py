@@ -31,6 +31,7 @@ from aiosmtpd.smtp import MISSING, SMTP, AuthResult, Envelope, LoginPassword, Se
 from maild.config.gateway import AgentSettings, GatewaySettings
 from maild.config.gateway_check import tls_context
 from maild.config.settings import Settings, split_listen
+from maild.errors import MaildError
 from maild.gateway.limits import Window
 from maild.gateway.metrics import GatewayMetrics
 from maild.gateway.replies import sender_allowed, sender_refusal
@@ -87,6 +88,11 @@ class Listener:
             return split_listen(self.gateway.listen)
         host, port = self._server.sockets[0].getsockname()[:2]
         return str(host), int(port)
+
+    @property
+    def checking(self) -> int:
+        """Messages being checked and queued now (their client waits for the answer)."""
+        return self._busy
 
     def configure(self, settings: Settings) -> None:
         """New agents, senders and limits apply to the next command; the certificate too."""
@@ -146,8 +152,9 @@ class Listener:
             enable_SMTPUTF8=True,
             tls_context=self._tls if starttls else None,
             require_starttls=starttls,
-            auth_required=True,
-            # aiosmtpd cannot see that an implicit-TLS connection is encrypted.
+            # aiosmtpd cannot see that an implicit-TLS connection is encrypted, and warns
+            # when a login is required without TLS; there, MAIL FROM asks for the login.
+            auth_required=starttls,
             auth_require_tls=starttls,
             auth_exclude_mechanism=[],
             authenticator=self._authenticate,
@@ -198,7 +205,7 @@ class Listener:
         if self._stopping:
             return SHUTTING_DOWN
         found = self._agent(session)
-        if found is None:  # the agent was removed by a reload since it logged in
+        if found is None:  # not logged in (implicit TLS), or removed by a reload since
             return "530 5.7.0 Authentication required"
         login, agent = found
         allowed = self.senders(agent)
@@ -245,6 +252,9 @@ class Listener:
             outcome = await asyncio.to_thread(
                 partial(submit, self._settings, self._store, submission, self._clock())
             )
+        except MaildError as exc:  # the database, most likely: the client may try again
+            log.error("gateway could not queue mailbox=%s agent=%s error=%s", self.name, login, exc)
+            return "451 4.3.0 maild could not store the message; try again later"
         finally:
             self._busy -= 1
             if not self._busy:

@@ -15,29 +15,16 @@ from maild.config import load_config
 from maild.gateway.metrics import GatewayMetrics
 from maild.gateway.server import Listener
 from maild.store import Store
-from tests.support.config_files import write_config
 from tests.support.gateway import (
     AGENT_PASSWORD,
     AGENT_VARIABLE,
     Agent,
-    gateway_table,
     gateway_tls,
     reply_message,
+    standalone_config,
 )
 from tests.support.outbox import query
 from tests.unit.test_outbound_table import CASES, Case
-
-MAILBOX = """\
-[mailboxes.shop]
-address = "support@shop.example"
-preset = "amazon"
-allowed_domains = ["amazon.com"]
-
-[mailboxes.shop.imap]
-host = "127.0.0.1"
-username = "support@shop.example"
-password_env = "MAILD_TEST_SHOP_PASSWORD"
-"""
 
 
 def draft_message(case: Case) -> EmailMessage:
@@ -61,13 +48,12 @@ def now() -> datetime:
 async def test_every_blocked_draft_is_refused_and_every_clean_one_queued(
     tmp_path: Path, monkeypatch: pytest.MonkeyPatch
 ) -> None:
-    monkeypatch.setenv("MAILD_TEST_SHOP_PASSWORD", "unused")
+    monkeypatch.setenv("MAILD_TEST_UNUSED_PASSWORD", "unused")
     monkeypatch.setenv(AGENT_VARIABLE, AGENT_PASSWORD)
     tls = gateway_tls(tmp_path)
     # Room for the table's 20 MB attachment, which the policy (not the size limit) refuses.
     limits = "max_message_bytes = 41943040\n"
-    table = gateway_table(tls, 0, extra=limits, max_per_hour=1000)
-    settings = load_config(write_config(tmp_path, MAILBOX + table))
+    settings = load_config(standalone_config(tmp_path, tls, ("shop", 0, limits)))
     store = Store.open(settings.database.url)
     store.ensure_mailboxes({"shop": "support@shop.example"}, now())
     metrics = GatewayMetrics(CollectorRegistry())

@@ -18,17 +18,20 @@ from pathlib import Path
 
 import trustme
 
+from tests.support.config_files import write_config
 from tests.support.smtp import HOST
 
 __all__ = [
     "AGENT",
     "AGENT_PASSWORD",
+    "AGENT_VARIABLE",
     "OTHER_SENDER",
     "Agent",
     "GatewayTls",
     "gateway_table",
     "gateway_tls",
     "reply_message",
+    "standalone_config",
 ]
 
 AGENT = "alice"
@@ -75,6 +78,35 @@ def gateway_table(
         f'password_env = "{AGENT_VARIABLE}"\nsenders = ["{OTHER_SENDER}"]\n'
         f"max_per_hour = {max_per_hour}\n"
     )
+
+
+# A mailbox that is never synced: tests of the gateway alone need no IMAP server.
+STANDALONE_MAILBOX = """\
+[mailboxes.{name}]
+address = "support@{name}.example"
+preset = "amazon"
+allowed_domains = ["amazon.com"]
+
+[mailboxes.{name}.imap]
+host = "127.0.0.1"
+username = "support@{name}.example"
+password_env = "MAILD_TEST_UNUSED_PASSWORD"
+"""
+
+
+def standalone_config(
+    directory: Path, tls: GatewayTls, *tables: tuple[str, int, str], max_per_hour: int = 200
+) -> Path:
+    """maild.toml with (mailbox name, gateway port, extra gateway keys) mailboxes.
+
+    The caller sets AGENT_VARIABLE and MAILD_TEST_UNUSED_PASSWORD in the environment.
+    """
+    text = "".join(
+        STANDALONE_MAILBOX.format(name=name)
+        + gateway_table(tls, port, mailbox=name, extra=extra, max_per_hour=max_per_hour)
+        for name, port, extra in tables
+    )
+    return write_config(directory, text)
 
 
 def reply_message(
@@ -139,5 +171,5 @@ class Agent:
     def close(self) -> None:
         try:
             self.smtp.quit()
-        except smtplib.SMTPServerDisconnected:
+        except (smtplib.SMTPServerDisconnected, OSError):
             self.smtp.close()

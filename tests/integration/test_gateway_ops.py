@@ -1,0 +1,212 @@
+"""The gateway as an operated service: drain on stop, reload, readiness, implicit TLS, metrics."""
+
+from __future__ import annotations
+
+import asyncio
+import smtplib
+import sqlite3
+from collections.abc import AsyncIterator
+from contextlib import asynccontextmanager
+from datetime import UTC, datetime
+from pathlib import Path
+
+import pytest
+from prometheus_client import CollectorRegistry, generate_latest
+from prometheus_client.parser import text_string_to_metric_families
+
+from maild.config import Settings, load_config
+from maild.gateway.listeners import Gateways
+from maild.gateway.metrics import GatewayMetrics
+from maild.store import Store
+from tests.support.gateway import (
+    AGENT_PASSWORD,
+    AGENT_VARIABLE,
+    Agent,
+    GatewayTls,
+    gateway_tls,
+    reply_message,
+    standalone_config,
+)
+from tests.support.outbox import query
+from tests.support.prometheus import promtool
+from tests.support.smtp import HOST, free_port
+from tests.support.waiting import until
+
+CLEAN = "Your order 112-1234567-1234567 ships today."
+
+
+def now() -> datetime:
+    return datetime.now(UTC)
+
+
+@pytest.fixture
+def tls(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> GatewayTls:
+    monkeypatch.setenv("MAILD_TEST_UNUSED_PASSWORD", "unused")
+    monkeypatch.setenv(AGENT_VARIABLE, AGENT_PASSWORD)
+    return gateway_tls(tmp_path)
+
+
+@asynccontextmanager
+async def gateways(
+    settings: Settings, registry: CollectorRegistry | None = None
+) -> AsyncIterator[Gateways]:
+    store = Store.open(settings.database.url)
+    store.ensure_mailboxes({n: m.address for n, m in settings.mailboxes.items()}, now())
+    metrics = GatewayMetrics(registry or CollectorRegistry())
+    running = Gateways(settings, store, now, metrics, on_queued=lambda: None, grace_s=10.0)
+    await running.start()
+    try:
+        yield running
+    finally:
+        await running.stop()
+        store.close()
+
+
+def port_of(running: Gateways, name: str = "shop") -> int:
+    return running.listeners[name].address[1]
+
+
+@pytest.mark.timeout(30)
+async def test_stop_finishes_the_message_being_checked_and_answers_421_to_the_others(
+    tls: GatewayTls, tmp_path: Path
+) -> None:
+    settings = load_config(standalone_config(tmp_path, tls, ("shop", 0, "")))
+    async with gateways(settings) as running:
+        listener = running.listeners["shop"]
+        port = port_of(running)
+        idle = await asyncio.to_thread(Agent, port, tls)
+        await asyncio.to_thread(idle.login)
+        # The test holds the database's write lock: the message waits in its INSERT.
+        lock = sqlite3.connect(tmp_path / "maild.db", isolation_level=None)
+        lock.execute("BEGIN IMMEDIATE")
+
+        def send() -> tuple[int, str]:
+            agent = Agent(port, tls)
+            agent.login()
+            try:
+                return agent.send(reply_message(CLEAN))
+            finally:
+                agent.close()
+
+        sending = asyncio.create_task(asyncio.to_thread(send))
+        await until(lambda: listener.checking == 1)
+        stopping = asyncio.create_task(listener.stop(10.0))
+        await asyncio.sleep(0)
+        lock.execute("COMMIT")
+        lock.close()
+        code, text = await sending
+        await stopping
+        later = await asyncio.to_thread(idle.smtp.docmd, "NOOP")
+        idle.smtp.close()
+        running.listeners.clear()  # stopped by hand above
+
+    assert code == 250 and text.startswith("2.0.0 Queued as <")
+    assert query(tmp_path, "SELECT state FROM outbox") == [("queued",)]
+    assert later[0] == 421
+    with pytest.raises(OSError):
+        smtplib.SMTP(HOST, port, timeout=5)
+
+
+@pytest.mark.timeout(30)
+async def test_reload_applies_new_passwords_and_addresses_and_stops_removed_listeners(
+    tls: GatewayTls, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    path = standalone_config(tmp_path, tls, ("shop", 0, ""), ("shop2", 0, ""))
+    async with gateways(load_config(path)) as running:
+        first_port = port_of(running, "shop2")
+        monkeypatch.setenv(AGENT_VARIABLE, "a-new-password")
+        moved = free_port()
+        standalone_config(tmp_path, tls, ("shop", 0, ""), ("shop3", moved, ""))
+        await running.configure(load_config(path))
+
+        def logins() -> list[int]:
+            agent = Agent(port_of(running, "shop"), tls)
+            codes = [agent.login_plain(AGENT_PASSWORD), agent.login_plain("a-new-password")]
+            agent.close()
+            return codes
+
+        assert await asyncio.to_thread(logins) == [535, 235]
+        assert sorted(running.listeners) == ["shop", "shop3"]
+        assert port_of(running, "shop3") == moved
+        with pytest.raises(OSError):
+            smtplib.SMTP(HOST, first_port, timeout=5)
+        assert running.problems() == []
+
+
+@pytest.mark.timeout(30)
+async def test_a_listener_that_cannot_bind_is_named_by_readiness_and_the_others_run(
+    tls: GatewayTls, tmp_path: Path
+) -> None:
+    taken = await asyncio.start_server(lambda r, w: None, HOST, 0)
+    port = taken.sockets[0].getsockname()[1]
+    try:
+        settings = load_config(
+            standalone_config(tmp_path, tls, ("shop", 0, ""), ("busy", port, ""))
+        )
+        async with gateways(settings) as running:
+            problems = running.problems()
+            assert sorted(running.listeners) == ["shop"]
+    finally:
+        taken.close()
+        await taken.wait_closed()
+    [problem] = problems
+    assert problem.startswith("gateway busy: not listening:") and "in use" in problem
+
+
+@pytest.mark.timeout(30)
+async def test_implicit_tls_takes_a_login_from_the_first_command(
+    tls: GatewayTls, tmp_path: Path
+) -> None:
+    path = standalone_config(tmp_path, tls, ("shop", 0, ""))
+    path.write_text(path.read_text().replace('tls = "starttls"', 'tls = "implicit"'))
+    async with gateways(load_config(path)) as running:
+
+        def send() -> list[int]:
+            agent = Agent(port_of(running), tls, implicit=True)
+            codes = [agent.send(reply_message(CLEAN))[0]]
+            agent.login()
+            codes.append(agent.send(reply_message(CLEAN))[0])
+            agent.close()
+            return codes
+
+        codes = await asyncio.to_thread(send)
+    assert codes == [530, 250]
+
+
+@pytest.mark.timeout(30)
+async def test_gateway_metrics_pass_promtool_and_count_what_happened(
+    tls: GatewayTls, tmp_path: Path
+) -> None:
+    registry = CollectorRegistry()
+    settings = load_config(standalone_config(tmp_path, tls, ("shop", 0, "")))
+    async with gateways(settings, registry) as running:
+
+        def traffic() -> None:
+            agent = Agent(port_of(running), tls)
+            agent.login_plain("wrong")
+            agent.login()
+            agent.send(reply_message(CLEAN))
+            agent.send(reply_message("Call me on +1 415-555-2671."))
+            agent.send(reply_message(CLEAN, sender="boss@shop.example"))
+            agent.close()
+
+        await asyncio.to_thread(traffic)
+    exposition = generate_latest(registry)
+    done = promtool("check", "metrics", stdin=exposition)
+    assert (done.returncode, done.stdout, done.stderr) == (0, "", "")
+    samples = {
+        (s.name, tuple(sorted(s.labels.items()))): s.value
+        for family in text_string_to_metric_families(exposition.decode())
+        for s in family.samples
+        if s.name.endswith("_total")
+    }
+
+    def value(name: str, **labels: str) -> float:
+        return samples[(name, tuple(sorted({"mailbox": "shop", **labels}.items())))]
+
+    assert value("maild_gateway_connections_total") == 1
+    assert value("maild_gateway_auth_failures_total") == 1
+    assert value("maild_gateway_accepted_total") == 1
+    assert value("maild_gateway_refused_total", rule="contact-info") == 1
+    assert value("maild_gateway_refused_total", rule="sender") == 1
+    assert value("maild_gateway_refused_total", rule="marketing") == 0
