@@ -17,6 +17,7 @@ from __future__ import annotations
 import argparse
 import asyncio
 import json
+import logging
 import os
 import smtplib
 import statistics
@@ -133,6 +134,7 @@ def main() -> None:
     parser.add_argument("--count", type=int, default=300)
     parser.add_argument("--rounds", type=int, default=3)
     args = parser.parse_args()
+    logging.getLogger("mail.log").setLevel(logging.ERROR)  # as maild.logs has it
     with tempfile.TemporaryDirectory() as directory:
         result = asyncio.run(_run(args.count, args.rounds, Path(directory)))
     print(

@@ -85,6 +85,10 @@ class GatewaySettings(BaseModel):
     auth_window_s: Annotated[float, Field(gt=0, le=86400, allow_inf_nan=False)] = 600.0
     agents: Mapping[Annotated[str, AfterValidator(_login)], AgentSettings] = Field(min_length=1)
 
+    def secrets(self) -> tuple[Secret, ...]:
+        """Every agent's password, for the log redactor."""
+        return tuple(a.password for a in self.agents.values() if a.password is not None)
+
     @model_validator(mode="before")
     @classmethod
     def _standard_port(cls, data: object) -> object:
