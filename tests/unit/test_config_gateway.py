@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import re
 from pathlib import Path
 
 import pytest
@@ -127,3 +128,27 @@ def test_two_mailboxes_cannot_listen_on_one_address(tls: GatewayTls, tmp_path: P
     [problem] = problems_of(tmp_path, BASE + ALICE + "\n" + second)
     assert problem.path == "mailboxes.shop2.gateway.listen"
     assert problem.message == "mailbox 'shop' listens on 127.0.0.1:587 already"
+
+
+def test_the_example_configs_commented_gateway_loads_once_uncommented(
+    tls: GatewayTls, tmp_path: Path
+) -> None:
+    example = Path(__file__).resolve().parents[2] / "config" / "maild.example.toml"
+    text = example.read_text(encoding="utf-8")
+    start = text.index("# [mailboxes.walmart-us.gateway]")
+    end = text.index("\n\n", start)
+    block = [
+        line[2:] for line in text[start:end].splitlines() if re.match(r"# (\[|[a-z_]+ = )", line)
+    ]
+    gateway = "\n".join(block).replace("/etc/maild/tls/fullchain.pem", "gateway.pem")
+    gateway = gateway.replace("/etc/maild/tls/privkey.pem", "gateway.key")
+    gateway = gateway.replace("walmart-us", "shop").replace("0.0.0.0", "127.0.0.1")  # noqa: S104
+    path = tmp_path / "maild.toml"
+    path.write_text(BASE.split("[mailboxes.shop.gateway]")[0] + gateway + "\n")
+    (tmp_path / "credentials").mkdir()
+    (tmp_path / "credentials" / "maild-agent-alice").write_text("alice-secret\n")
+    env = {**ENV, "CREDENTIALS_DIRECTORY": str(tmp_path / "credentials")}
+    loaded = load_config(path, env).mailboxes["shop"].gateway
+    assert loaded is not None and loaded.listen == "127.0.0.1:587"
+    assert loaded.agents["alice"].password == Secret("alice-secret")
+    assert loaded.agents["alice"].senders == ("alice@shop.example",)
