@@ -139,13 +139,14 @@ class Daemon:
                 loop.remove_signal_handler(sig)
             for reload in list(self._reloads):
                 await cancel_and_wait(reload)
-            # First, so that what it accepts is queued before the sender stops.
-            await self.gateways.stop()
             # A message being sent gets the same grace as the folders, beside them; one
             # cancelled later is recovered at the next start (maild.outbound.outbox).
+            # The gateway's messages are committed before their 250, so the sender
+            # may stop first: the next start sends them.
             await asyncio.gather(
                 *(self._stop_mailbox(name) for name in list(self._running)),
                 asyncio.wait([sending], timeout=STOP_GRACE_S),
+                self.gateways.stop(),
             )
             await cancel_and_wait(sending)
             await cancel_and_wait(ticking)

@@ -49,14 +49,21 @@ class Gateways:
         self._grace_s = grace_s
         self._listeners: dict[str, Listener] = {}
         self._broken: dict[str, str] = {}
+        self._problems: tuple[str, ...] = ()
 
     @property
     def listeners(self) -> dict[str, Listener]:
         return dict(self._listeners)
 
     def problems(self) -> list[str]:
-        """Why a configured listener is not listening, one line each (for /readyz)."""
-        return [f"gateway {name}: {why}" for name, why in sorted(self._broken.items())]
+        """Why a configured listener is not listening, one line each (for /readyz).
+
+        Called from the HTTP thread: it reads a tuple the loop replaces whole.
+        """
+        return list(self._problems)
+
+    def _noted(self) -> None:
+        self._problems = tuple(f"gateway {n}: {why}" for n, why in sorted(self._broken.items()))
 
     async def start(self) -> None:
         await self._start_all(self._wanted(self._settings))
@@ -73,6 +80,7 @@ class Gateways:
         await asyncio.gather(*(self._stop(n) for n in (gone | moved) if n in self._listeners))
         for name in gone | moved:
             self._broken.pop(name, None)
+        self._noted()
         for name in gone:
             self._metrics.removed(name)
         for name, listener in self._listeners.items():
@@ -101,9 +109,10 @@ class Gateways:
             except (OSError, ssl.SSLError) as exc:
                 self._broken[name] = f"not listening: {exc}"
                 log.error("gateway cannot listen mailbox=%s error=%s", name, exc)
-                continue
-            self._broken.pop(name, None)
-            self._listeners[name] = listener
+            else:
+                self._broken.pop(name, None)
+                self._listeners[name] = listener
+            self._noted()
 
     async def _stop(self, name: str) -> None:
         await self._listeners.pop(name).stop(self._grace_s)

@@ -15,7 +15,7 @@ import pytest
 from prometheus_client import CollectorRegistry
 
 from maild.cli import main
-from maild.config import load_config
+from maild.config import Secret, load_config
 from maild.daemon import Daemon
 from maild.metrics import Metrics
 from maild.store import Store
@@ -89,7 +89,8 @@ def run_daemon(config: Path, scenario: Scenario) -> None:
 
     async def run() -> None:
         store = Store.open(settings.database.url)
-        daemon = Daemon(settings, store, utcnow, Metrics(CollectorRegistry()))
+        metrics = Metrics(CollectorRegistry())
+        daemon = Daemon(settings, store, utcnow, metrics, load=lambda: load_config(config))
         task = asyncio.create_task(daemon.run())
         try:
             await until(lambda: "shop" in daemon.gateways.listeners)
@@ -279,3 +280,28 @@ def test_a_wrong_password_is_refused_and_repeated_failures_are_throttled(
 
     assert codes == [535, 535, 535, 454, 454]
     assert scraped == [5.0]
+
+
+@pytest.mark.timeout(60)
+def test_sighup_gives_the_running_gateway_a_changed_agent_password(
+    config: Path, tls: GatewayTls, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    codes: list[int] = []
+
+    async def scenario(daemon: Daemon, port: int) -> None:
+        monkeypatch.setenv(AGENT_VARIABLE, "the-new-password")
+        daemon.reload()
+        listener = daemon.gateways.listeners["shop"]
+        await until(lambda: listener.gateway.agents["alice"].password == Secret("the-new-password"))
+
+        def logins() -> None:
+            agent = Agent(port, tls)
+            codes.extend([agent.login_plain(AGENT_PASSWORD), agent.login_plain("the-new-password")])
+            agent.close()
+
+        await asyncio.to_thread(logins)
+        assert daemon.gateways.listeners["shop"] is listener  # same socket, not rebound
+
+    run_daemon(config, scenario)
+
+    assert codes == [535, 235]
