@@ -210,3 +210,22 @@ async def test_gateway_metrics_pass_promtool_and_count_what_happened(
     assert value("maild_gateway_refused_total", rule="contact-info") == 1
     assert value("maild_gateway_refused_total", rule="sender") == 1
     assert value("maild_gateway_refused_total", rule="marketing") == 0
+
+
+@pytest.mark.timeout(30)
+async def test_an_agent_over_its_hourly_limit_is_deferred_with_450(
+    tls: GatewayTls, tmp_path: Path
+) -> None:
+    path = standalone_config(tmp_path, tls, ("shop", 0, ""), max_per_hour=2)
+    async with gateways(load_config(path)) as running:
+
+        def send() -> list[int]:
+            agent = Agent(port_of(running), tls)
+            agent.login()
+            codes = [agent.send(reply_message(CLEAN))[0] for _ in range(3)]
+            agent.close()
+            return codes
+
+        codes = await asyncio.to_thread(send)
+    assert codes == [250, 250, 450]
+    assert query(tmp_path, "SELECT count(*) FROM outbox") == [(2,)]
