@@ -29,6 +29,7 @@ from tests.support.gateway import (
     gateway_table,
     gateway_tls,
     reply_message,
+    send_logged_in,
 )
 from tests.support.outbox import (
     BUYER,
@@ -136,13 +137,7 @@ def test_a_clean_reply_is_relayed_once_threaded_filed_in_sent_and_answers_the_co
     answers: list[tuple[int, str]] = []
 
     async def scenario(daemon: Daemon, port: int) -> None:
-        def send() -> None:
-            agent = Agent(port, tls)
-            agent.login()
-            answers.append(agent.send(reply))
-            agent.close()
-
-        await asyncio.to_thread(send)
+        answers.extend(await asyncio.to_thread(send_logged_in, port, tls, reply))
         await until(lambda: outbox_rows(tmp_path) == [("sent", 1)], 30)
 
     run_daemon(config, scenario)
@@ -172,13 +167,7 @@ def test_an_obfuscated_link_is_refused_naming_rule_and_text_and_nothing_goes_ups
     answers: list[tuple[int, str]] = []
 
     async def scenario(daemon: Daemon, port: int) -> None:
-        def send() -> None:
-            agent = Agent(port, tls)
-            agent.login()
-            answers.append(agent.send(draft))
-            agent.close()
-
-        await asyncio.to_thread(send)
+        answers.extend(await asyncio.to_thread(send_logged_in, port, tls, draft))
 
     run_daemon(config, scenario)
 

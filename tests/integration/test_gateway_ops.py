@@ -25,6 +25,7 @@ from tests.support.gateway import (
     GatewayTls,
     gateway_tls,
     reply_message,
+    send_logged_in,
     standalone_config,
 )
 from tests.support.outbox import query
@@ -218,14 +219,7 @@ async def test_an_agent_over_its_hourly_limit_is_deferred_with_450(
 ) -> None:
     path = standalone_config(tmp_path, tls, ("shop", 0, ""), max_per_hour=2)
     async with gateways(load_config(path)) as running:
-
-        def send() -> list[int]:
-            agent = Agent(port_of(running), tls)
-            agent.login()
-            codes = [agent.send(reply_message(CLEAN))[0] for _ in range(3)]
-            agent.close()
-            return codes
-
-        codes = await asyncio.to_thread(send)
-    assert codes == [250, 250, 450]
+        messages = [reply_message(CLEAN) for _ in range(3)]
+        answers = await asyncio.to_thread(send_logged_in, port_of(running), tls, *messages)
+    assert [code for code, _ in answers] == [250, 250, 450]
     assert query(tmp_path, "SELECT count(*) FROM outbox") == [(2,)]

@@ -31,6 +31,7 @@ __all__ = [
     "gateway_table",
     "gateway_tls",
     "reply_message",
+    "send_logged_in",
     "standalone_config",
 ]
 
@@ -173,3 +174,13 @@ class Agent:
             self.smtp.quit()
         except (smtplib.SMTPServerDisconnected, OSError):
             self.smtp.close()
+
+
+def send_logged_in(port: int, tls: GatewayTls, *messages: EmailMessage) -> list[tuple[int, str]]:
+    """One agent's session (STARTTLS, AUTH as alice): each message's answer, in order."""
+    agent = Agent(port, tls)
+    agent.login()
+    try:
+        return [agent.send(message) for message in messages]
+    finally:
+        agent.close()
