@@ -21,6 +21,8 @@ from email.parser import BytesHeaderParser
 from email.utils import format_datetime, getaddresses
 from functools import partial
 
+from sqlalchemy.orm import Session
+
 from maild.config.settings import Settings
 from maild.errors import MaildError
 from maild.gateway.replies import policy_refusal, sender_allowed, sender_refusal
@@ -88,15 +90,21 @@ def submit(
             return Refused(sender_refusal(address, submission.senders), ("sender",))
     raw = _with_identity(submission.raw, submission.mail_from or authors[0], now)
     message_id = message_key(raw).message_id
-    previous = store.run(partial(queued_already, mailbox=submission.mailbox, message_id=message_id))
+    replied = [*_ids(headers["In-Reply-To"]), *reversed(_ids(headers["References"]))]
+
+    def look_up(session: Session) -> tuple[int | None, int | None]:
+        return (
+            queued_already(session, submission.mailbox, message_id),
+            thread_answered(session, submission.mailbox, replied),
+        )
+
+    previous, thread_id = store.run(look_up)
     if previous is not None:
         return Accepted(previous, message_id, again=True)
     try:
         draft = read_draft(raw, "eml")
     except MaildError as exc:
         return Refused(f"550 5.6.0 The message cannot be read: {exc}", ("unreadable",))
-    replied = [*_ids(headers["In-Reply-To"]), *reversed(_ids(headers["References"]))]
-    thread_id = store.run(partial(thread_answered, mailbox=submission.mailbox, message_ids=replied))
     found = check_draft(settings, mailbox, draft)
     if found:
         rules = tuple(sorted({v.rule for v in found}))
