@@ -114,6 +114,8 @@ class Daemon:
             clock,
             GatewayMetrics(metrics.registry),
             on_queued=self._outbox.wake,
+            # A refusal is a row the SLA ticker counts in maild_outbound_blocked_total.
+            on_refused=self._changed.set,
             grace_s=STOP_GRACE_S,
         )
 

@@ -39,6 +39,7 @@ class Gateways:
         metrics: GatewayMetrics,
         *,
         on_queued: Callable[[], None],
+        on_refused: Callable[[], None] | None = None,
         grace_s: float,
     ) -> None:
         self._settings = settings
@@ -46,6 +47,7 @@ class Gateways:
         self._clock = clock
         self._metrics = metrics
         self._on_queued = on_queued
+        self._on_refused = on_refused
         self._grace_s = grace_s
         self._listeners: dict[str, Listener] = {}
         self._broken: dict[str, str] = {}
@@ -104,6 +106,7 @@ class Gateways:
                     self._clock,
                     self._metrics,
                     on_queued=self._on_queued,
+                    on_refused=self._on_refused,
                 )
                 await listener.start()
             except (OSError, ssl.SSLError) as exc:

@@ -56,6 +56,7 @@ class Listener:
         metrics: GatewayMetrics,
         *,
         on_queued: Callable[[], None],
+        on_refused: Callable[[], None] | None = None,
         monotonic: Callable[[], float] = time.monotonic,
     ) -> None:
         self.name = name
@@ -63,6 +64,7 @@ class Listener:
         self._clock = clock
         self._metrics = metrics
         self._on_queued = on_queued
+        self._on_refused = on_refused
         self._monotonic = monotonic
         self._server: asyncio.Server | None = None
         self._sessions: weakref.WeakSet[SMTP] = weakref.WeakSet()
@@ -261,6 +263,8 @@ class Listener:
                 self._idle.set()
         if not isinstance(outcome, Accepted):
             self._metrics.refused(self.name, outcome.rules)
+            if self._on_refused is not None:
+                self._on_refused()
             return outcome.reply
         if not outcome.again:
             self._window(login, agent).add(login, self._monotonic())

@@ -159,6 +159,12 @@ def test_a_clean_reply_is_relayed_once_threaded_filed_in_sent_and_answers_the_co
     assert len(upstream.handler.received) == 1
 
 
+def blocked(daemon: Daemon) -> float | None:
+    return daemon._metrics.registry.get_sample_value(
+        "maild_outbound_blocked_total", {"mailbox": "shop", "rule": "external-link"}
+    )
+
+
 @pytest.mark.timeout(60)
 def test_an_obfuscated_link_is_refused_naming_rule_and_text_and_nothing_goes_upstream(
     config: Path, tls: GatewayTls, upstream: RecordingSMTPServer, tmp_path: Path
@@ -168,6 +174,7 @@ def test_an_obfuscated_link_is_refused_naming_rule_and_text_and_nothing_goes_ups
 
     async def scenario(daemon: Daemon, port: int) -> None:
         answers.extend(await asyncio.to_thread(send_logged_in, port, tls, draft))
+        await until(lambda: blocked(daemon) == 1)
 
     run_daemon(config, scenario)
 
