@@ -106,8 +106,9 @@ class Listener:
         ):
             self._failures = Window(gateway.max_auth_failures, gateway.auth_window_s)
         base = settings.source.parent if settings.source else Path.cwd()
+        checked = tls_context(gateway, base)  # raises, leaving the running one as it was
         if self._tls is None:
-            self._tls = tls_context(gateway, base)
+            self._tls = checked
         else:  # in place: a running implicit-TLS server keeps this context object
             self._tls.load_cert_chain(base / gateway.cert_file, base / gateway.key_file)
 

@@ -5,8 +5,10 @@ from __future__ import annotations
 import asyncio
 import smtplib
 import sqlite3
+import ssl
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
+from dataclasses import replace
 from datetime import UTC, datetime
 from pathlib import Path
 
@@ -223,3 +225,26 @@ async def test_an_agent_over_its_hourly_limit_is_deferred_with_450(
         answers = await asyncio.to_thread(send_logged_in, port_of(running), tls, *messages)
     assert [code for code, _ in answers] == [250, 250, 450]
     assert query(tmp_path, "SELECT count(*) FROM outbox") == [(2,)]
+
+
+@pytest.mark.timeout(30)
+@pytest.mark.parametrize("mode", ["starttls", "implicit"])
+async def test_reload_serves_a_renewed_certificate_from_the_same_files(
+    tls: GatewayTls, tmp_path: Path, mode: str
+) -> None:
+    path = standalone_config(tmp_path, tls, ("shop", 0, ""))
+    path.write_text(path.read_text().replace('tls = "starttls"', f'tls = "{mode}"'))
+    old_ca = tmp_path / "old-ca.pem"
+    old_ca.write_bytes(tls.ca_pem.read_bytes())
+    async with gateways(load_config(path)) as running:
+        renewed = gateway_tls(tmp_path)  # new CA and certificate, in the same files
+        await running.configure(load_config(path))
+
+        def connect(trusted: GatewayTls) -> None:
+            agent = Agent(port_of(running), trusted, implicit=mode == "implicit")
+            agent.login()
+            agent.close()
+
+        await asyncio.to_thread(connect, renewed)
+        with pytest.raises(ssl.SSLCertVerificationError):
+            await asyncio.to_thread(connect, replace(tls, ca_pem=old_ca))
