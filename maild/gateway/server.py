@@ -159,7 +159,6 @@ class Listener:
             # when a login is required without TLS; there, MAIL FROM asks for the login.
             auth_required=starttls,
             auth_require_tls=starttls,
-            auth_exclude_mechanism=[],
             authenticator=self._authenticate,
         )
         self._sessions.add(session)
@@ -167,9 +166,12 @@ class Listener:
         return session
 
     def _agent(self, session: Session) -> tuple[str, AgentSettings] | None:
+        """The agent logged in on ``session`` (the login name and its current settings)."""
         login = session.auth_data
-        agent = self.gateway.agents.get(login) if isinstance(login, str) else None
-        return None if agent is None or not isinstance(login, str) else (login, agent)
+        if not isinstance(login, str):
+            return None
+        agent = self.gateway.agents.get(login)
+        return None if agent is None else (login, agent)
 
     def senders(self, agent: AgentSettings) -> tuple[str, ...]:
         return (self._settings.mailboxes[self.name].address, *agent.senders)
