@@ -1,8 +1,9 @@
 """The SMTP replies the gateway gives, as text a mail client shows the agent.
 
 A policy refusal is ``550 5.7.1`` with one line per violation: the rule, the offending
-text and how to fix it, e.g. ``external link "bit.ly/3xK9" is not allowed; remove it
-or use the order page``. Lines are cut to fit SMTP's 512-octet reply line and kept
+text and where it is (the span), and how to fix it, e.g. ``external-link: external
+link "bit.ly/3xK9" (the text, characters 13-23) is not allowed; bit.ly is a link
+shortener, ...``. Lines are cut to fit SMTP's 512-octet reply line and kept
 to a handful, so a draft with fifty phone numbers still gets a readable answer. The
 offending text is quoted as written, Chinese included: the listener speaks SMTPUTF8,
 and clients show UTF-8 replies as they are. Pure.
@@ -26,7 +27,12 @@ _WHAT: Final = {
     "marketing": "marketing text",
     "attachment": "attachment",
 }
-_WHERE: Final = {"subject": " in the subject", "html": " in the HTML", "attachments": ""}
+_PARTS: Final = {
+    "text": "the text",
+    "subject": "the subject",
+    "html-text": "the HTML's text",
+    "html": "the HTML source",
+}
 
 
 def _clean(text: str, limit: int) -> str:
@@ -34,12 +40,19 @@ def _clean(text: str, limit: int) -> str:
     return flat if len(flat) <= limit else flat[: limit - 1] + "…"
 
 
+def _where(violation: Violation) -> str:
+    """The span, as a person counts: characters from 1, attachments from 1."""
+    start, end = violation.span
+    if violation.part == "attachments":
+        return f"attachment {start + 1}"
+    return f"{_PARTS[violation.part]}, characters {start + 1}-{end}"
+
+
 def _line(violation: Violation) -> str:
     what = _WHAT.get(violation.rule, violation.rule)
-    where = _WHERE.get(violation.part, "")
     shown = _clean(violation.text, _TEXT_CHARS)
     hint = _clean(violation.hint, _HINT_CHARS)
-    return f'{violation.rule}: {what} "{shown}"{where} is not allowed; {hint}'
+    return f'{violation.rule}: {what} "{shown}" ({_where(violation)}) is not allowed; {hint}'
 
 
 def _reply(code: str, status: str, lines: Sequence[str]) -> str:

@@ -180,7 +180,7 @@ def test_an_obfuscated_link_is_refused_naming_rule_and_text_and_nothing_goes_ups
 
     [(code, text)] = answers
     assert code == 550 and text.startswith("5.7.1 ")
-    assert 'external-link: external link "shop-tracking[.]com/p/112"' in text, text
+    assert 'external-link: external link "shop-tracking[.]com/p/112" (the text, characters' in text
     assert query(tmp_path, "SELECT count(*) FROM outbox") == [(0,)]
     assert query(tmp_path, "SELECT rule, origin FROM policy_refusal") == [
         ("external-link", "gateway")

@@ -45,13 +45,19 @@ def test_a_policy_refusal_is_550_5_7_1_with_one_line_per_violation() -> None:
     assert [line[:10] for line in lines] == ["550-5.7.1 ", "550-5.7.1 ", "550 5.7.1 "]
     assert "(2 problems)" in lines[0]
     assert lines[1] == (
-        '550-5.7.1 external-link: external link "shop-tracking[.]com/p/112" is not allowed;'
-        " a disguised link to shop-tracking.com; remove it or use the order page"
+        '550-5.7.1 external-link: external link "shop-tracking[.]com/p/112" (the text,'
+        " characters 23-46) is not allowed; a disguised link to shop-tracking.com; remove it"
+        " or use the order page"
     )
     assert lines[2].endswith(
-        '"+1 415-555-2671" in the subject is not allowed; remove the phone number'
+        '"+1 415-555-2671" (the subject, characters 4-18) is not allowed; remove the phone number'
     )
     assert all(len(line.encode()) <= 510 for line in lines)
+
+
+def test_an_attachment_is_named_by_its_place() -> None:
+    exe = Violation("attachment", (1, 2), "setup.exe", "send a pdf instead", "attachments")
+    assert '"setup.exe" (attachment 2) is not allowed' in policy_refusal([exe])
 
 
 def test_a_refusal_keeps_a_handful_of_lines_and_cuts_long_text() -> None:
