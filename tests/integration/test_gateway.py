@@ -17,6 +17,8 @@ from prometheus_client import CollectorRegistry
 from maild.cli import main
 from maild.config import Secret, load_config
 from maild.daemon import Daemon
+from maild.gateway.listeners import Gateways
+from maild.gateway.metrics import GatewayMetrics
 from maild.metrics import Metrics
 from maild.store import Store
 from tests.support.config_files import password_variable
@@ -301,3 +303,54 @@ def test_sighup_gives_the_running_gateway_a_changed_agent_password(
     run_daemon(config, scenario)
 
     assert codes == [535, 235]
+
+
+@pytest.mark.timeout(60)
+def test_a_client_copy_in_sent_ingested_before_maild_relays_is_the_same_reply(
+    config: Path,
+    tls: GatewayTls,
+    upstream: RecordingSMTPServer,
+    imap_account: ImapAccount,
+    tmp_path: Path,
+    capsys: pytest.CaptureFixture[str],
+) -> None:
+    """Thunderbird files its copy in Sent right after the 250, maybe before maild sends."""
+    reply = reply_message(
+        f"Your order {ORDER} ships today.",
+        to=BUYER,
+        subject="Re: Where is my order?",
+        in_reply_to=CUSTOMER_ID,
+    )
+    reply["Message-ID"] = "<client-2@shop.example>"
+    settings = load_config(config)
+
+    async def accept_only() -> list[tuple[int, str]]:
+        store = Store.open(settings.database.url)
+        running = Gateways(
+            settings,
+            store,
+            utcnow,
+            GatewayMetrics(CollectorRegistry()),
+            on_queued=lambda: None,
+            grace_s=5.0,
+        )
+        await running.start()
+        try:
+            port = running.listeners["shop"].address[1]
+            return await asyncio.to_thread(send_logged_in, port, tls, reply)
+        finally:
+            await running.stop()
+            store.close()
+
+    [(code, _)] = asyncio.run(accept_only())
+    assert code == 250
+    append_to_sent(imap_account, b"X-Client-Copy: yes\r\n" + reply.as_bytes())
+
+    # One run: Sent is synced (the client's copy lands) before the outbox is sent.
+    assert main(["--config", str(config), "run", "--once"]) == 0
+
+    assert len(upstream.handler.accepted) == 1
+    assert query(tmp_path, "SELECT count(*) FROM message WHERE direction = 'out'") == [(1,)]
+    thread = thread_of_order(config, capsys)
+    assert thread["state"] == "answered" and thread["messages"] == 2
+    assert sent_folder_ids(imap_account) == ["<client-2@shop.example>"]
