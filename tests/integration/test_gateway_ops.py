@@ -20,6 +20,7 @@ from maild.config import Settings, load_config
 from maild.gateway.listeners import Gateways
 from maild.gateway.metrics import GatewayMetrics
 from maild.store import Store
+from maild.store.outbox import listing
 from tests.support.gateway import (
     AGENT_PASSWORD,
     AGENT_VARIABLE,
@@ -51,9 +52,9 @@ def tls(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> GatewayTls:
 
 @asynccontextmanager
 async def gateways(
-    settings: Settings, registry: CollectorRegistry | None = None
+    settings: Settings, registry: CollectorRegistry | None = None, url: str | None = None
 ) -> AsyncIterator[Gateways]:
-    store = Store.open(settings.database.url)
+    store = Store.open(url or settings.database.url)
     store.ensure_mailboxes({n: m.address for n, m in settings.mailboxes.items()}, now())
     metrics = GatewayMetrics(registry or CollectorRegistry())
     running = Gateways(settings, store, now, metrics, on_queued=lambda: None, grace_s=10.0)
@@ -248,3 +249,24 @@ async def test_reload_serves_a_renewed_certificate_from_the_same_files(
         await asyncio.to_thread(connect, renewed)
         with pytest.raises(ssl.SSLCertVerificationError):
             await asyncio.to_thread(connect, replace(tls, ca_pem=old_ca))
+
+
+@pytest.mark.timeout(30)
+async def test_a_message_submitted_again_after_a_lost_250_is_queued_once(
+    tls: GatewayTls, tmp_path: Path, database_url: str
+) -> None:
+    """A client whose connection dropped before the 250 sends the same Message-ID again."""
+    settings = load_config(standalone_config(tmp_path, tls, ("shop", 0, "")))
+    message = reply_message(CLEAN)
+    message["Message-ID"] = "<again-1@shop.example>"
+    async with gateways(settings, url=database_url) as running:
+        port = port_of(running)
+        answers = await asyncio.to_thread(send_logged_in, port, tls, message, message)
+        store = Store.open(database_url)
+        try:
+            rows = store.run(lambda session: listing(session, ("queued",)))
+        finally:
+            store.close()
+    assert [code for code, _ in answers] == [250, 250]
+    assert answers[0][1] == answers[1][1] == "2.0.0 Queued as <again-1@shop.example>"
+    assert [row.message_id for row in rows] == ["<again-1@shop.example>"]
