@@ -154,13 +154,18 @@ async def run_forever(
     """The daemon, with its metrics and health endpoints served for as long as it runs."""
     registry = CollectorRegistry()
     metrics = _metrics(settings, registry)
+    daemon = Daemon(settings, store, clock, metrics, load=load)
+    folders = _readiness(settings, store, clock)
     server = serve(
-        settings.metrics.host, settings.metrics.port, registry, _readiness(settings, store, clock)
+        settings.metrics.host,
+        settings.metrics.port,
+        registry,
+        lambda: folders() + daemon.gateways.problems(),
     )
     host, port = server.server_address[:2]
     log.info("metrics listening address=%s:%s", host, port)
     try:
-        await Daemon(settings, store, clock, metrics, load=load).run()
+        await daemon.run()
     finally:
         server.shutdown()
         server.server_close()

@@ -228,7 +228,7 @@ def _loader(path: Path, redactor: RedactingFilter) -> Loader:
     def load() -> Settings:
         settings = load_config(path)
         for mailbox in settings.mailboxes.values():
-            for server in (mailbox.imap, mailbox.smtp):
+            for server in (mailbox.imap, mailbox.smtp, mailbox.gateway):
                 for secret in server.secrets() if server is not None else ():
                     redactor.register(secret.reveal())
         return settings

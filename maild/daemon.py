@@ -26,6 +26,8 @@ from maild.backoff import Backoff
 from maild.config import Settings
 from maild.config.settings import MailboxSettings
 from maild.errors import ConfigError, MaildError, PermanentError
+from maild.gateway.listeners import Gateways
+from maild.gateway.metrics import GatewayMetrics
 from maild.ingest.imap import ImapClient
 from maild.ingest.mailbox import (
     FolderSpec,
@@ -105,6 +107,17 @@ class Daemon:
         self._sla = SlaTicker(store, metrics, {})
         self._sla.configure(mailbox_policies(settings))
         self._outbox = Sender(settings, store, clock, metrics, on_sent=self._landed.set, draw=draw)
+        # The SMTP submission gateway (maild.gateway); readiness asks it for its problems.
+        self.gateways = Gateways(
+            settings,
+            store,
+            clock,
+            GatewayMetrics(metrics.registry),
+            on_queued=self._outbox.wake,
+            # A refusal is a row the SLA ticker counts in maild_outbound_blocked_total.
+            on_refused=self._changed.set,
+            grace_s=STOP_GRACE_S,
+        )
 
     async def run(self) -> None:
         """Run until SIGTERM or SIGINT (or :meth:`stop`), then shut down cleanly."""
@@ -119,6 +132,7 @@ class Daemon:
         try:
             for name, settings in self._settings.mailboxes.items():
                 self._start(name, settings)
+            await self.gateways.start()
             log.info("maild running mailboxes=%d", len(self._running))
             await self._stopping.wait()
             log.info("maild stopping")
@@ -129,9 +143,12 @@ class Daemon:
                 await cancel_and_wait(reload)
             # A message being sent gets the same grace as the folders, beside them; one
             # cancelled later is recovered at the next start (maild.outbound.outbox).
+            # The gateway's messages are committed before their 250, so the sender
+            # may stop first: the next start sends them.
             await asyncio.gather(
                 *(self._stop_mailbox(name) for name in list(self._running)),
                 asyncio.wait([sending], timeout=STOP_GRACE_S),
+                self.gateways.stop(),
             )
             await cancel_and_wait(sending)
             await cancel_and_wait(ticking)
@@ -325,6 +342,7 @@ class Daemon:
         self._processor.rules = rules
         self._sla.configure(mailbox_policies(new))
         self._outbox.configure(new)
+        await self.gateways.configure(new)
         self._changed.set()
         self._settings = new
         log.info(

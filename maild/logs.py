@@ -68,4 +68,7 @@ def configure_logging(level: str = "INFO") -> RedactingFilter:
     root.setLevel(level.upper())
     # Alembic narrates every schema check at INFO; maild logs the upgrades that happen.
     logging.getLogger("alembic").setLevel(max(root.level, logging.WARNING))
+    # aiosmtpd (the gateway) narrates every session, and warns about an attribute of its
+    # own at every login; maild.gateway logs logins, refusals and queued messages.
+    logging.getLogger("mail.log").setLevel(max(root.level, logging.ERROR))
     return redactor

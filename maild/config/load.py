@@ -26,6 +26,7 @@ from maild.config.credentials import (
     refuse_literal_secrets,
     resolve_login,
 )
+from maild.config.gateway_check import gateway_login_tables, gateway_problems, is_agent_secret
 from maild.config.locate import Loc, key_lines, line_of
 from maild.config.problems import explain, format_path
 from maild.config.secret import Secret
@@ -76,7 +77,7 @@ def load_config(path: Path, environ: Mapping[str, str] | None = None) -> Setting
         from maild.outbound.template_files import template_problems
 
         in_config, in_templates = template_problems(settings, config_dir)
-        found += in_config
+        found += in_config + gateway_problems(settings, config_dir)
     if found or in_templates or settings is None:
         raise ConfigError(_located(found, text, shown, secrets) + in_templates)
     settings._source = cwd / path
@@ -164,6 +165,7 @@ def _login_tables(data: dict[str, object]) -> list[tuple[dict[str, object], Loc,
             table = mailbox.get(kind)
             if isinstance(table, dict):
                 found.append((table, ("mailboxes", name, kind), required))
+        found += gateway_login_tables(mailbox, ("mailboxes", name, "gateway"))
     return found
 
 
@@ -173,7 +175,7 @@ def _is_secret(loc: tuple[str | int, ...]) -> bool:
         and loc[0] == "mailboxes"
         and loc[2] in {"imap", "smtp"}
         and loc[3] in SECRET_SLOTS
-    )
+    ) or is_agent_secret(loc)
 
 
 def _default_database_url(data: dict[str, object], environ: Mapping[str, str], cwd: Path) -> None:

@@ -43,6 +43,7 @@ from pydantic import (
     model_validator,
 )
 
+from maild.config.gateway import GatewaySettings
 from maild.config.locate import Loc
 from maild.config.login import LoginSettings
 from maild.config.order_regex import check_order_regex, compile_order_regex
@@ -416,6 +417,8 @@ class MailboxSettings(_Model):
     classifier_model: Annotated[str, AfterValidator(_line)] | None = None
     imap: ImapSettings
     smtp: SmtpSettings | None = None
+    # maild as the agents' SMTP submission server (maild.gateway); None: no listener.
+    gateway: GatewaySettings | None = None
     # None: no reply deadline. Defaults to the SLA policy named like the preset, if any.
     sla_policy: PolicyName | None = None
 

@@ -18,7 +18,7 @@ from typing import TYPE_CHECKING
 from maild.classify.message import MessageText
 from maild.config.settings import MailboxSettings, Settings
 from maild.ingest.htmltext import read_html
-from maild.outbound.model import Draft, Violation
+from maild.outbound.model import Draft, OutboundPolicy, Violation
 from maild.outbound.policy import check, policy_for
 from maild.threads.presets import load_preset
 
@@ -45,7 +45,39 @@ def _spam_score(settings: Settings, mailbox: MailboxSettings, draft: Draft) -> f
     return prediction.scores.get("spam")
 
 
+class _ByPolicyKeys:
+    """A mailbox, equal to another with the same outbound keys (whatever else differs)."""
+
+    __slots__ = ("key", "mailbox")
+
+    def __init__(self, mailbox: MailboxSettings) -> None:
+        self.mailbox = mailbox
+        self.key = (
+            mailbox.preset,
+            mailbox.order_patterns,
+            mailbox.allowed_domains,
+            mailbox.outbound,
+            mailbox.classifier_model,
+        )
+
+    def __hash__(self) -> int:
+        return hash(self.key)
+
+    def __eq__(self, other: object) -> bool:
+        return isinstance(other, _ByPolicyKeys) and self.key == other.key
+
+
+@functools.lru_cache(maxsize=64)
+def _policy(keyed: _ByPolicyKeys) -> OutboundPolicy:
+    mailbox = keyed.mailbox
+    return policy_for(mailbox, load_preset(mailbox.preset, mailbox.order_patterns))
+
+
 def check_draft(settings: Settings, mailbox: MailboxSettings, draft: Draft) -> list[Violation]:
-    """Every violation of ``draft`` under ``mailbox``'s policy; empty when it may be sent."""
-    policy = policy_for(mailbox, load_preset(mailbox.preset, mailbox.order_patterns))
-    return check(draft, policy, _spam_score(settings, mailbox, draft))
+    """Every violation of ``draft`` under ``mailbox``'s policy; empty when it may be sent.
+
+    The policy is built once per distinct set of the mailbox's outbound keys (the
+    preset file is read and validated then), since the gateway and the sender check
+    every message they handle.
+    """
+    return check(draft, _policy(_ByPolicyKeys(mailbox)), _spam_score(settings, mailbox, draft))

@@ -53,7 +53,6 @@ from maild.outbound.outbox import (
 from maild.store import Store
 from maild.store import outbox as rows
 from maild.store.outbox import OutboxRow
-from maild.tasks import sleep_unless
 
 log = logging.getLogger(__name__)
 
@@ -94,6 +93,7 @@ class Sender:
         self._draw = draw
         self._tokens: dict[tuple[str, str], TokenProvider | None] = {}
         self._copies_due = clock()
+        self._due = asyncio.Event()
 
     def configure(self, settings: Settings) -> None:
         """Use a reloaded config from the next message on."""
@@ -106,17 +106,29 @@ class Sender:
         backoff = Backoff(outbox.retry_initial_s, 2.0, outbox.retry_max_s, 0.25)
         return RetryPolicy(outbox.max_attempts, backoff)
 
+    def wake(self) -> None:
+        """Look for due messages now: this process has just queued one (the gateway)."""
+        self._due.set()
+
     async def run(self, stop: asyncio.Event) -> None:
         """Recover, then send until ``stop``, looking for new messages every poll interval."""
         await self._recover(SendReport(), started_before=None)
         while not stop.is_set():
+            self._due.clear()
             try:
                 await self.flush(SendReport())  # each line of the log says what it did
             except MaildError as exc:
                 log.error("outbox flush failed error=%s", exc)
             except Exception:  # a bug must not end sending for the daemon's lifetime
                 log.exception("outbox flush crashed")
-            await sleep_unless(stop, self._settings.outbox.poll_interval_s)
+            waits = [asyncio.ensure_future(event.wait()) for event in (stop, self._due)]
+            await asyncio.wait(
+                waits,
+                timeout=self._settings.outbox.poll_interval_s,
+                return_when=asyncio.FIRST_COMPLETED,
+            )
+            for wait in waits:
+                wait.cancel()
 
     async def flush_once(self) -> SendReport:
         """``run --once``: recover stale attempts, send what is due, file copies."""

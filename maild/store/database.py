@@ -46,6 +46,7 @@ _MAILBOX = core_table("mailbox")
 _THREAD = core_table("thread")
 _FOLDER = core_table("folder")
 _MESSAGE_THREAD = core_table("message_thread")
+_OUTBOX = core_table("outbox")
 
 
 @dataclass(frozen=True, slots=True)
@@ -437,6 +438,8 @@ class Store:
     ) -> tuple[int, dict[tuple[str, str], int]]:
         keys = {(m.message_id, m.digest) for m in messages}
         ids = _existing_ids(session, mailbox_id, keys)
+        if direction == "out":
+            ids.update(_copies_of_sent(session, mailbox_id, keys - ids.keys()))
         fresh: dict[tuple[str, str], RawMessage] = {}
         for m in messages:
             key = (m.message_id, m.digest)
@@ -507,6 +510,34 @@ def _existing_ids(
             if (message_id, digest) in keys:
                 found[(message_id, digest)] = pk
     return found
+
+
+def _copies_of_sent(
+    session: Session, mailbox_id: int, keys: set[tuple[str, str]]
+) -> dict[tuple[str, str], int]:
+    """Sent-folder copies, in other bytes, of messages maild itself sent (by Message-ID).
+
+    A mail client sending through the gateway may file its own copy in Sent, with
+    headers of its own: it is the reply maild stored when it sent it, not a second one.
+    """
+    if not keys:
+        return {}
+    outbox = _OUTBOX
+    rows = session.execute(
+        select(_MESSAGE.c.id, _MESSAGE.c.message_id)
+        .join(
+            outbox,
+            (outbox.c.mailbox_id == _MESSAGE.c.mailbox_id)
+            & (outbox.c.message_id == _MESSAGE.c.message_id),
+        )
+        .where(
+            _MESSAGE.c.mailbox_id == mailbox_id,
+            _MESSAGE.c.direction == "out",
+            _MESSAGE.c.message_id.in_(sorted({k[0] for k in keys})),
+        )
+    ).all()
+    sent = {message_id: pk for pk, message_id in rows}
+    return {key: sent[key[0]] for key in keys if key[0] in sent}
 
 
 def _message_row(

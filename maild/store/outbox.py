@@ -364,11 +364,13 @@ def mark_sent(session: Session, row: OutboxRow, entry: OutboxEntry, raw: bytes) 
         return False
     key = message_key(raw)
     mailbox_id = _mailbox_id(session, row.mailbox)
+    # The same bytes, or the seller's copy by Message-ID: a mail client that sent through
+    # the gateway may have filed its own copy in Sent, and maild ingested it first.
     stored = session.execute(
         select(_MESSAGE.c.id).where(
             _MESSAGE.c.mailbox_id == mailbox_id,
             _MESSAGE.c.message_id == key.message_id,
-            _MESSAGE.c.digest == key.digest,
+            or_(_MESSAGE.c.digest == key.digest, _MESSAGE.c.direction == "out"),
         )
     ).first()
     if stored is None:

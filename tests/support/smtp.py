@@ -23,6 +23,7 @@ from aiosmtpd.controller import Controller
 from aiosmtpd.smtp import SMTP, Envelope, Session
 
 __all__ = [
+    "HoldingHandler",
     "ReceivedMessage",
     "RecordingHandler",
     "RecordingSMTPServer",
@@ -109,6 +110,29 @@ class RecordingHandler:
             self._lock.notify_all()
         log.debug("SMTP DATA from %s, %d bytes -> %s", session.peer, len(content), reply)
         return reply
+
+
+class HoldingHandler(RecordingHandler):
+    """Holds the first RCPT TO until released: maild is then mid-exchange, row `sending`."""
+
+    def __init__(self) -> None:
+        super().__init__()
+        self.holding = threading.Event()
+        self.release = threading.Event()
+
+    async def handle_RCPT(
+        self,
+        server: SMTP,
+        session: Session,
+        envelope: Envelope,
+        address: str,
+        rcpt_options: list[str],
+    ) -> str:
+        if not self.holding.is_set():
+            self.holding.set()
+            await asyncio.to_thread(self.release.wait, 30)
+        envelope.rcpt_tos.append(address)
+        return "250 OK"
 
 
 @dataclass(frozen=True)

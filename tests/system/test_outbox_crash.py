@@ -6,44 +6,19 @@ import os
 import signal
 import subprocess
 import sys
-import threading
 import urllib.request
 from pathlib import Path
 
 import pytest
-from aiosmtpd.smtp import SMTP, Envelope, Session
 
 from maild.cli import main
 from tests.support.config_files import password_variable
 from tests.support.dovecot import ImapAccount
 from tests.support.outbox import ORDER, outbox_config, parsed, query, seed_customer_message
-from tests.support.smtp import RecordingHandler, free_port, threaded_smtp_server
+from tests.support.smtp import HoldingHandler, free_port, threaded_smtp_server
 from tests.support.waiting import until
 
 pytestmark = pytest.mark.dovecot
-
-
-class HoldingHandler(RecordingHandler):
-    """Holds the first RCPT TO until released: maild is then mid-exchange, row `sending`."""
-
-    def __init__(self) -> None:
-        super().__init__()
-        self.holding = threading.Event()
-        self.release = threading.Event()
-
-    async def handle_RCPT(
-        self,
-        server: SMTP,
-        session: Session,
-        envelope: Envelope,
-        address: str,
-        rcpt_options: list[str],
-    ) -> str:
-        if not self.holding.is_set():
-            self.holding.set()
-            await asyncio.to_thread(self.release.wait, 30)
-        envelope.rcpt_tos.append(address)
-        return "250 OK"
 
 
 def start(config: Path, env: dict[str, str], log: Path) -> "subprocess.Popen[bytes]":
