@@ -28,8 +28,30 @@ from sqlalchemy.orm import Session
 from maild.store.tables import core_table
 from maild.store.types import UTCDateTime
 
-View = Literal["all", "unread", "response-needed", "customer-care", "failed", "spam"]
-VIEWS: tuple[View, ...] = ("all", "unread", "response-needed", "customer-care", "failed", "spam")
+View = Literal[
+    "all",
+    "unread",
+    "response-needed",
+    "customer-care",
+    "failed",
+    "spam",
+    "escalated",
+    "returned",
+    "closed",
+]
+VIEWS: tuple[View, ...] = (
+    "all",
+    "unread",
+    "response-needed",
+    "customer-care",
+    "failed",
+    "spam",
+    "escalated",
+    "returned",
+    "closed",
+)
+# Views of a conversation's lifecycle (maild.threads.summary): off the seller's clock.
+_LIFECYCLE_VIEWS: frozenset[str] = frozenset({"escalated", "returned", "closed"})
 
 _THREAD = core_table("thread")
 _MAILBOX = core_table("mailbox")
@@ -116,6 +138,8 @@ def _view_filter(view: View) -> ColumnElement[bool]:
         return exists(
             select(_OUTBOX.c.id).where(_OUTBOX.c.thread_id == t.id, _OUTBOX.c.state == "failed")
         )
+    if view in _LIFECYCLE_VIEWS:
+        return t.lifecycle == view
     return t.hidden == false()
 
 
@@ -208,6 +232,8 @@ def _grouped(session: Session, query: Any, key: Any, ids: list[int]) -> dict[int
 
 
 def _state(row: Any) -> str:
+    if row.lifecycle is not None:
+        return str(row.lifecycle)
     if row.awaiting_since is not None:
         return "response-needed"
     return "answered" if row.last_outbound_at is not None else "no-reply-needed"

@@ -49,7 +49,7 @@ REQUIRED_ALERTS = {
 SEVERITIES = {"critical", "warning"}
 # CONVENTIONS 3: the label names maild exports; annotations may show only these.
 BOUNDED_LABELS = {"mailbox", "folder", "kind", "state", "due_bucket", "clock", "label"}
-BOUNDED_LABELS |= {"rule", "outcome", "reason", "version"}
+BOUNDED_LABELS |= {"rule", "outcome", "reason", "version", "paused"}
 RECORDED_NAME = re.compile(r"^[a-z_]+:(maild_[a-z0-9_]+):[a-z0-9_]+$")
 # Grafana unit ids (packages/grafana-data/src/valueFormats/categories.ts) this dashboard uses.
 GRAFANA_UNITS = {"short", "none", "s", "dtdurations", "percentunit", "mpm", "cps"}
