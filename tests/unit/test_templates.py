@@ -113,8 +113,20 @@ VALUES = {
 
 
 def test_the_shipped_set_covers_domain_md_in_english_and_chinese() -> None:
-    kinds = ("problem-solution", "exchange-arranged", "follow-up", "ticket-clarify")
+    kinds = (
+        "problem-solution",
+        "exchange-arranged",
+        "follow-up",
+        "ticket-clarify",
+        "after-sales-package",
+        "logistics-check-package",
+        "review-invitation",
+    )
     assert sorted(f"{kind}-{lang}" for kind in kinds for lang in ("en", "zh")) == SHIPPED
+    # Templates for one package of a multi-package order name it.
+    for kind in ("after-sales-package", "logistics-check-package", "review-invitation"):
+        for lang in ("en", "zh"):
+            assert "sub_order_id" in load_template(SHIPPED_TEMPLATES, f"{kind}-{lang}").variables
 
 
 @pytest.mark.parametrize("name", SHIPPED)
