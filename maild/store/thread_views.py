@@ -107,6 +107,8 @@ class ShownMessage:
     labels: tuple[str, ...]
     machine_kind: str | None
     text: str
+    # The sub-orders (packages) it names.
+    sub_orders: tuple[str, ...] = ()
 
 
 def _like(text: str) -> str:
@@ -280,6 +282,7 @@ def thread_messages(session: Session, thread_id: int) -> list[ShownMessage]:
             m.subject,
             m.machine_kind,
             m.body_text,
+            m.sub_orders,
         )
         .join(_MESSAGE_THREAD, _MESSAGE_THREAD.c.message_pk == m.id)
         .where(_MESSAGE_THREAD.c.thread_id == thread_id)
@@ -302,6 +305,7 @@ def thread_messages(session: Session, thread_id: int) -> list[ShownMessage]:
             labels=tuple(sorted(labels.get(row.id, ()))),
             machine_kind=row.machine_kind,
             text=row.body_text or "",
+            sub_orders=tuple(sub for sub, _ in row.sub_orders or ()),
         )
         for position, row in enumerate(rows, 1)
     ]
