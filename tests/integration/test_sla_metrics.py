@@ -215,3 +215,29 @@ async def test_a_reply_stored_by_run_once_is_counted_by_the_next_daemon_and_not_
         for line in scrapes[1].splitlines()
     )
     assert sample(scrapes[1], ratio)
+
+
+def test_a_paused_shop_keeps_its_clock_and_only_its_info_metric_says_paused(
+    imap_account: ImapAccount,
+    tmp_path: Path,
+    monkeypatch: pytest.MonkeyPatch,
+    capsys: pytest.CaptureFixture[str],
+) -> None:
+    asyncio.run(append(imap_account, "INBOX", question(1, "113-0000001-0000001"), NOW))
+    table = mailbox_table(imap_account, preset="walmart", keys="paused = true\n")
+    config = str(write_config(tmp_path, table))
+    monkeypatch.setenv(password_variable("shop"), imap_account.password)
+    assert main(["--config", config, "run", "--once"]) == 0
+    capsys.readouterr()
+
+    assert main(["--config", config, "metrics"]) == 0
+    out = capsys.readouterr().out
+    assert sample(out, 'maild_mailbox_info{mailbox="shop",paused="true"} 1.0')
+    assert 'paused="false"' not in out
+    # Walmart's 48 hours run while the shop is paused: the customer still waits.
+    waiting = [
+        line
+        for line in out.splitlines()
+        if line.startswith("maild_conversations_awaiting{") and 'mailbox="shop"' in line
+    ]
+    assert sum(float(line.rsplit(" ", 1)[1]) for line in waiting) == 1
