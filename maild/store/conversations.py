@@ -9,7 +9,7 @@ The update also counts the change (maild.store.thread_marks), and every conversa
 the batch touched is stamped with it, its Spam flag and its answered waits kept.
 """
 
-__all__ = ["THREAD_BATCH", "thread_pending"]
+__all__ = ["THREAD_BATCH", "summarize_threads", "thread_pending"]
 
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass, field
@@ -72,7 +72,7 @@ def thread_pending(session: Session, mailbox_id: int, now: datetime) -> int:
     threader = Threader(_known(session, mailbox_id, incoming))
     actions = [action for message in incoming for action in threader.place(message)]
     touched = _apply(session, mailbox_id, actions, now, seq)
-    _summarize(session, mailbox_id, touched, now)
+    summarize_threads(session, mailbox_id, touched, now)
     unflag_answered(session, touched, now)
     thread_marks.mark(session, touched, seq)
     session.commit()
@@ -302,7 +302,8 @@ def _events(session: Session, threads: Sequence[int]) -> dict[int, Event]:
     return found
 
 
-def _summarize(session: Session, mailbox_id: int, threads: set[int], now: datetime) -> None:
+def summarize_threads(session: Session, mailbox_id: int, threads: set[int], now: datetime) -> None:
+    """Recompute the summary of ``threads`` from their messages, their tags included."""
     m = _MESSAGE.c
     members: dict[int, list[ThreadMessage]] = {t: [] for t in threads}
     for chunk in _chunks(sorted(threads)):

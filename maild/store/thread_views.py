@@ -20,7 +20,7 @@ __all__ = [
 from collections.abc import Sequence
 from dataclasses import dataclass
 from datetime import datetime
-from typing import Any, Literal
+from typing import Any, Literal, get_args
 
 from sqlalchemy import ColumnElement, and_, exists, false, func, or_, select, true
 from sqlalchemy.orm import Session
@@ -39,17 +39,7 @@ View = Literal[
     "returned",
     "closed",
 ]
-VIEWS: tuple[View, ...] = (
-    "all",
-    "unread",
-    "response-needed",
-    "customer-care",
-    "failed",
-    "spam",
-    "escalated",
-    "returned",
-    "closed",
-)
+VIEWS: tuple[View, ...] = get_args(View)
 # Views of a conversation's lifecycle (maild.threads.summary): off the seller's clock.
 _LIFECYCLE_VIEWS: frozenset[str] = frozenset({"escalated", "returned", "closed"})
 

@@ -5,13 +5,15 @@ mail (parse, tags from the shipped presets, threading) on SQLite and PostgreSQL;
 SLA ticker then shows what the seller's clock and the hand-off counter make of them.
 """
 
-from collections.abc import Iterator
+import dataclasses
+from collections.abc import Iterator, Mapping
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
 
 import pytest
 from prometheus_client import CollectorRegistry
 
+from maild.classify.tagrules import NoticeMarkers
 from maild.domain import Direction, RawMessage
 from maild.ingest.identity import message_key
 from maild.ingest.rules import MailboxRules
@@ -54,7 +56,12 @@ def ticker(store: Store) -> SlaTicker:
 
 
 def deliver(
-    store: Store, mailbox: str, raw: bytes, at: datetime, direction: Direction = "in"
+    store: Store,
+    mailbox: str,
+    raw: bytes,
+    at: datetime,
+    direction: Direction = "in",
+    rules: Mapping[str, MailboxRules] = RULES,
 ) -> None:
     """Land one message as a sync would, then process and thread it as the daemon does."""
     key = message_key(raw)
@@ -62,7 +69,7 @@ def deliver(
     uid = len(store.message_pks(mailbox)) + 1
     message = RawMessage(uid, raw, key.message_id, key.digest, internaldate=at)
     store.land(mailbox, folder, 1, [message], uid, at, direction)
-    process_batch(store, [max(store.message_pks(mailbox))], at, RULES)
+    process_batch(store, [max(store.message_pks(mailbox))], at, rules)
 
 
 def notification(name: str) -> bytes:
@@ -216,3 +223,24 @@ def test_a_hand_off_tags_the_conversation_stops_its_clock_and_is_counted_once(
     assert (
         again.get_sample_value("maild_conversations_escalated_ratio", {"mailbox": DOUYIN}) is None
     )
+
+
+def test_reprocessing_mail_that_landed_before_hand_offs_were_recognised_escalates_it(
+    store: Store,
+) -> None:
+    xhs = load_preset("xiaohongshu")
+    older = dataclasses.replace(xhs, tags=xhs.tags.model_copy(update={"handoff": NoticeMarkers()}))
+    before = {**RULES, XHS: MailboxRules(older)}
+    deliver(store, XHS, notification("xhs-question.eml"), T0, rules=before)
+    deliver(store, XHS, notification("xhs-handoff.eml"), T0 + timedelta(hours=1), rules=before)
+    assert conversation(store, XHS).state == "response-needed"
+
+    process_batch(store, store.message_pks(XHS), T0 + timedelta(hours=2), RULES)
+    row = conversation(store, XHS)
+    assert (row.state, row.awaiting_since) == ("escalated", None)
+    running = ticker(store)
+    running.tick(T0 + timedelta(hours=2))
+    counted = running.metrics.registry.get_sample_value(
+        "maild_conversations_escalated_total", {"mailbox": XHS}
+    )
+    assert counted == 1
