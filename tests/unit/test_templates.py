@@ -60,6 +60,7 @@ def test_a_missing_or_empty_variable_is_named_and_nothing_is_filled() -> None:
         ("+++\n+++\nHello {customer.name}\n", 3, "'{customer.name}' is not a name"),
         ("+++\n+++\nfine\n\nthen a } alone\n", 5, "unmatched '}'"),
         ("+++\n+++\n\n", 3, "no text"),
+        ('+++\ndescription = "x"\nticket = "close"\n+++\nHi\n', 3, "'close' is not one of"),
     ],
 )
 def test_a_broken_template_is_reported_on_its_line(text: str, line: int, words: str) -> None:
