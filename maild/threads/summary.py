@@ -9,8 +9,9 @@ the customer's or the seller's word: it neither starts nor stops the wait.
 Marketplace notices and ticket returns move a conversation off the seller's clock
 (DOMAIN.md, service tickets; issue 12):
 
-* a platform hand-off (``handoff``) makes it ``escalated`` for good: the platform's
-  own service answers from then on, and later messages start no wait;
+* a platform hand-off (``handoff``) makes it ``escalated``: the platform's own
+  service answers from then on, and later messages start no wait (until a closing
+  notice, after which a new message is a new consultation);
 * the seller's "please clarify" return of a ticket (``returned``) makes it
   ``returned`` until the platform writes again, which starts a new wait;
 * the platform's closing notice (``closed``) makes it ``closed``; a later message
