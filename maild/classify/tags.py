@@ -44,6 +44,7 @@ __all__ = [
     "TICKET_PREFIX",
     "TICKET_RETURNED",
     "URGENT",
+    "notice_tags",
     "outbound_tags",
     "tags_for",
 ]
@@ -290,14 +291,37 @@ def tags_for(
     category = _ticket_category(rules, title, own)
     if category is not None:
         tags.add(TICKET_PREFIX + category)
-    notices = (
-        (rules.handoff, (HANDED_OFF, ESCALATED)),
-        (rules.urgent_ticket, (URGENT,)),
-        (rules.closed, (TICKET_CLOSED,)),
-    )
-    for notice, given in notices:
-        if notice.found(title, own, headers, from_addr):
-            tags.update(given)
+    if rules.urgent_ticket.found(title, own, headers, from_addr):
+        tags.add(URGENT)
+    return frozenset(tags | _lifecycle_notices(rules, title, own, headers, from_addr))
+
+
+def notice_tags(
+    subject: str,
+    text: str,
+    headers: Mapping[str, str],
+    from_addr: str | None,
+    preset: Preset,
+) -> frozenset[str]:
+    """The hand-off and closing tags of a platform notice that is machine mail.
+
+    A platform may send its notices as automatic mail (``Auto-Submitted``), which is
+    never a customer message, but a hand-off or a closed ticket still changes who
+    has to answer; :func:`tags_for` gives the same tags to a notice a person sent.
+    """
+    rules = _compile(preset.tags)
+    own = split_quoted(fold(text, _MAX_TEXT)).own.casefold()
+    return _lifecycle_notices(rules, _normal(subject, _MAX_SUBJECT), own, headers, from_addr)
+
+
+def _lifecycle_notices(
+    rules: _Compiled, title: str, own: str, headers: Mapping[str, str], from_addr: str | None
+) -> frozenset[str]:
+    tags: set[str] = set()
+    if rules.handoff.found(title, own, headers, from_addr):
+        tags.update((HANDED_OFF, ESCALATED))
+    if rules.closed.found(title, own, headers, from_addr):
+        tags.add(TICKET_CLOSED)
     return frozenset(tags)
 
 

@@ -4,7 +4,8 @@ Recomputed from all of a conversation's messages whenever one joins, rather than
 updated step by step, so it is right whatever order messages arrive in (a reply
 from the Sent folder may be threaded before the question it answers) and after
 merges. Machine mail (auto-replies, bounces) is counted as a message but never as
-the customer's or the seller's word: it neither starts nor stops the wait.
+the customer's or the seller's word: it neither starts nor stops the wait (a
+platform's automatic hand-off or closing notice still has its effect, below).
 
 Marketplace notices and ticket returns move a conversation off the seller's clock
 (DOMAIN.md, service tickets; issue 12):
@@ -82,7 +83,8 @@ def summarize(messages: Sequence[ThreadMessage]) -> ThreadSummary:
     answered: list[tuple[datetime, datetime]] = []
     lifecycle: Lifecycle | None = None
     escalated_at: datetime | None = None
-    for message in people:
+    # A platform's notice sent as machine mail still hands off or closes.
+    for message in (m for m in ordered if not m.machine or m.event is not None):
         # A customer message starts the wait (unless one already waits); a reply ends it.
         if message.direction == "in" and message.event == "handoff":
             lifecycle, awaiting = "escalated", None

@@ -244,3 +244,17 @@ def test_reprocessing_mail_that_landed_before_hand_offs_were_recognised_escalate
         "maild_conversations_escalated_total", {"mailbox": XHS}
     )
     assert counted == 1
+
+
+def test_a_hand_off_notice_sent_as_automatic_mail_still_escalates(store: Store) -> None:
+    deliver(store, XHS, notification("xhs-question.eml"), T0)
+    automatic = notification("xhs-handoff.eml").replace(
+        b"MIME-Version:", b"Auto-Submitted: auto-generated\r\nMIME-Version:", 1
+    )
+    deliver(store, XHS, automatic, T0 + timedelta(hours=1))
+    row = conversation(store, XHS)
+    assert (row.state, row.awaiting_since) == ("escalated", None)
+    assert {"escalated", "handed-off"} <= set(row.labels)
+    shown = store.show_thread(row.id, T0 + timedelta(hours=2))
+    assert shown is not None
+    assert [m.machine_kind is not None for m in shown[1]] == [False, True]

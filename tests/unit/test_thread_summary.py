@@ -112,3 +112,13 @@ def test_a_closing_notice_closes_and_only_a_later_message_reopens() -> None:
 
 def test_an_ordinary_reply_does_not_return_a_ticket() -> None:
     assert summarize([msg(0), msg(1, "out")]).lifecycle is None
+
+
+def test_an_automatic_hand_off_notice_still_hands_off_but_other_machine_mail_moves_nothing() -> (
+    None
+):
+    automatic = summarize([msg(0), msg(1, machine=True, event="handoff"), msg(2)])
+    assert (automatic.lifecycle, automatic.awaiting_since) == ("escalated", None)
+    assert automatic.last_inbound_at == T0 + timedelta(hours=2)
+    auto_reply = summarize([msg(0), msg(1, machine=True)])
+    assert (auto_reply.lifecycle, auto_reply.awaiting_since) == (None, T0)
