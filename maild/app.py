@@ -46,7 +46,7 @@ class OnceReport:
 def _metrics(settings: Settings, registry: CollectorRegistry) -> Metrics:
     metrics = Metrics(registry)
     for name, mailbox in settings.mailboxes.items():
-        metrics.mailbox_configured(name, mailbox.imap.folders)
+        metrics.mailbox_configured(name, mailbox.imap.folders, paused=mailbox.paused)
     return metrics
 
 

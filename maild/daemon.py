@@ -337,7 +337,7 @@ class Daemon:
         for name in removed:
             self._metrics.mailbox_removed(name, old.mailboxes[name].imap.folders)
         for name, settings in starting.items():
-            self._metrics.mailbox_configured(name, settings.imap.folders)
+            self._metrics.mailbox_configured(name, settings.imap.folders, paused=settings.paused)
             self._start(name, settings)
         self._processor.rules = rules
         self._sla.configure(mailbox_policies(new))

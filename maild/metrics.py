@@ -154,6 +154,27 @@ class Metrics:
             ["mailbox"],
             registry=registry,
         )
+        # Hand-offs to the platform's own service, billed to the seller (issue 12):
+        # counted once from the store, like flags; the share is over 30 days.
+        self._escalated = Counter(
+            "maild_conversations_escalated_total",
+            "Conversations the marketplace's own service took over (a hand-off).",
+            ["mailbox"],
+            registry=registry,
+        )
+        self._escalated_share = Gauge(
+            "maild_conversations_escalated_ratio",
+            "Share of the conversations active in the last 30 days that were handed off.",
+            ["mailbox"],
+            registry=registry,
+        )
+        self._mailbox_info = Gauge(
+            "maild_mailbox_info",
+            "A configured mailbox (always 1); paused: the shop is paused, clocks still run.",
+            ["mailbox", "paused"],
+            registry=registry,
+        )
+        self._paused: dict[str, str] = {}
         Gauge(
             "maild_build_info",
             "The maild version running (always 1).",
@@ -164,8 +185,16 @@ class Metrics:
         for outcome in ("processed", "quarantined"):
             self._processed.labels(outcome)
 
-    def mailbox_configured(self, mailbox: str, folders: tuple[str, ...]) -> None:
+    def mailbox_configured(
+        self, mailbox: str, folders: tuple[str, ...], *, paused: bool = False
+    ) -> None:
         """Create the series of a configured mailbox at 0, so dashboards see no gaps."""
+        shown = "true" if paused else "false"
+        if self._paused.get(mailbox, shown) != shown:
+            _discard(self._mailbox_info, mailbox, self._paused[mailbox])
+        self._paused[mailbox] = shown
+        self._mailbox_info.labels(mailbox, shown).set(1)
+        self._escalated.labels(mailbox)
         for direction in ("in", "out"):
             self._landed.labels(mailbox, direction)
         self._duplicates.labels(mailbox)
@@ -215,6 +244,19 @@ class Metrics:
         else:
             self._in_time.labels(mailbox).set(ratio)
 
+    def escalated(self, mailboxes: list[str]) -> None:
+        """Count hand-offs, one mailbox name each."""
+        for mailbox in mailboxes:
+            self._escalated.labels(mailbox).inc()
+
+    def escalated_shares(self, shares: dict[str, float]) -> None:
+        """The 30-day shares; a configured mailbox with no conversation there has none."""
+        for mailbox in self._paused:
+            if mailbox in shares:
+                self._escalated_share.labels(mailbox).set(shares[mailbox])
+            else:
+                _discard(self._escalated_share, mailbox)
+
     def flags_changed(self, changes: list[tuple[str, str, str]]) -> None:
         """Count (mailbox, action, reason) feedback: action "flag" or "unflag"."""
         for mailbox, action, reason in changes:
@@ -240,8 +282,10 @@ class Metrics:
             _discard(series, mailbox)
         for direction in ("in", "out"):
             _discard(self._landed, mailbox, direction)
-        for series in (self._duplicates, self._oauth_token, self._reconnects, self._outbound_sent):
+        per_mailbox = (self._duplicates, self._oauth_token, self._reconnects, self._outbound_sent)
+        for series in (*per_mailbox, self._escalated, self._escalated_share):
             _discard(series, mailbox)
+        _discard(self._mailbox_info, mailbox, self._paused.pop(mailbox, "false"))
         for kind in ("transient", "permanent"):
             _discard(self._sync_errors, mailbox, kind)
         for reason in REASONS:

@@ -11,7 +11,9 @@ however the reply arrived (from the Sent folder, a later ``run --once``, while m
 was stopped). A daemon's ticker claims each once and observes it in the histogram;
 the 30-day in-time ratio is read from the stored history, so a restart keeps it.
 Flags and unflags, given by ``maild flag`` in another process, are counted the
-same way from their feedback rows.
+same way from their feedback rows, and hand-offs to the platform from their
+conversations; the 30-day share of hand-offs is read from the store on each tick (an
+aggregate over the conversations active in the window, through an index).
 """
 
 __all__ = ["SLA_TICK_S", "SlaTicker"]
@@ -66,6 +68,8 @@ class SlaTicker:
         if self.counts:
             self.metrics.flags_changed(self.store.count_feedback())
             self.metrics.outbound_blocked(self.store.count_refusals())
+            self.metrics.escalated(self.store.count_escalations())
+        self.metrics.escalated_shares(self.store.escalation_shares(now - SCORE_WINDOW))
 
     def _deadlines(self, now: datetime) -> None:
         if self._book is None:

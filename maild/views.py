@@ -22,6 +22,7 @@ from typing import Any
 from maild.report import iso
 from maild.sla.state import SlaState
 from maild.store.thread_views import ShownMessage, ThreadRow
+from maild.threads.suborders import SubOrderMessage, SubOrderStatus, sub_order_statuses
 
 # Each conversation's reply-deadline state by its id; None: its mailbox has no policy.
 States = Mapping[int, SlaState | None]
@@ -78,6 +79,15 @@ def threads_as_json(rows: Sequence[ThreadRow], states: States) -> str:
     )
 
 
+def _packages(messages: Sequence[ShownMessage]) -> tuple[SubOrderStatus, ...]:
+    return sub_order_statuses(
+        SubOrderMessage(
+            m.at, "in" if m.direction == "in" else "out", bool(m.machine_kind), m.sub_orders
+        )
+        for m in messages
+    )
+
+
 def conversation_as_json(
     row: ThreadRow, state: SlaState | None, messages: Sequence[ShownMessage]
 ) -> str:
@@ -85,6 +95,10 @@ def conversation_as_json(
     return json.dumps(
         {
             "thread": thread_as_dict(row, state),
+            "sub_orders": [
+                {"id": s.id, "after_sales": s.after_sales, "messages": s.messages}
+                for s in _packages(messages)
+            ],
             "messages": [
                 {
                     "ref": m.ref,
@@ -169,6 +183,9 @@ def thread_as_text(row: ThreadRow, state: SlaState | None, messages: Sequence[Sh
             f"sub-orders: {', '.join(row.sub_order_ids)} "
             f"({row.after_sale_sub_orders} of {row.sub_orders} with an after-sales message)"
         )
+    for package in _packages(messages):
+        count = f"{package.messages} message{'s' if package.messages != 1 else ''}"
+        lines.append(f"  {package.id}  after-sales: {_cell(package.after_sales, 9)} {count}")
     for message in messages:
         arrow = "<-" if message.direction == "in" else "->"
         marks = [*message.labels, *([message.machine_kind] if message.machine_kind else [])]

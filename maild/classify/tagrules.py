@@ -10,7 +10,7 @@ built-in urgent vocabulary, and no Customer Care or ticket rules.
 
 from __future__ import annotations
 
-__all__ = ["CustomerCareMarkers", "TagRules", "TicketCategory", "TicketRules"]
+__all__ = ["CustomerCareMarkers", "NoticeMarkers", "TagRules", "TicketCategory", "TicketRules"]
 
 import re
 from typing import Annotated, Final
@@ -80,6 +80,31 @@ class CustomerCareMarkers(_Strict):
     headers: tuple[HeaderMarker, ...] = ()
 
 
+class NoticeMarkers(_Strict):
+    """What tells one kind of platform notice (a hand-off, a ticket closed, an urgent ticket).
+
+    A notice comes from the platform: when ``senders`` or ``domains`` are given, the
+    sender must be one of them (a buyer writing "ticket closed" closes nothing). Then
+    one marker is enough: a subject containing one of ``subjects``, the sender's own
+    text (not the quoted history) containing one of ``text``, or a header that is
+    present (``"Name"``) or contains a text (``"Name: text"``). Markers are plain
+    phrases, read without the negation rules of urgent words: a platform's notice
+    states what happened.
+    """
+
+    senders: tuple[Sender, ...] = ()
+    domains: tuple[DomainName, ...] = ()
+    subjects: tuple[Word, ...] = ()
+    text: tuple[Word, ...] = ()
+    headers: tuple[HeaderMarker, ...] = ()
+
+    @model_validator(mode="after")
+    def _has_marker(self) -> NoticeMarkers:
+        if (self.senders or self.domains) and not (self.subjects or self.text or self.headers):
+            raise ValueError("a sender alone is no notice: add subjects, text or headers")
+        return self
+
+
 class TicketCategory(_Strict):
     """One category of a marketplace's service tickets; the tag is ``ticket:<name>``."""
 
@@ -94,11 +119,16 @@ class TicketRules(_Strict):
     ticket's type field (a line starting with one of ``type_labels``), else in the
     subject, else in the text, names the ticket. So a specific category ("exchange")
     is written before a broad one ("after-sales") that shares its words.
+
+    ``urgent`` marks the platform's urgent (2-hour) tickets, tagged ``urgent``;
+    ``closed`` the platform's notice that a ticket is closed, tagged ``ticket-closed``.
     """
 
     markers: tuple[Word, ...] = ()
     type_labels: tuple[Word, ...] = ()
     categories: tuple[TicketCategory, ...] = ()
+    urgent: NoticeMarkers = NoticeMarkers()
+    closed: NoticeMarkers = NoticeMarkers()
 
     @model_validator(mode="after")
     def _consistent(self) -> TicketRules:
@@ -124,6 +154,9 @@ class TagRules(_Strict):
     urgent_exceptions: tuple[Word, ...] = ()
     customer_care: CustomerCareMarkers = CustomerCareMarkers()
     tickets: TicketRules = TicketRules()
+    # The platform's own service taking a conversation over: tagged ``escalated`` and
+    # ``handed-off``, and off the seller's clock from then on.
+    handoff: NoticeMarkers = NoticeMarkers()
 
     @model_validator(mode="after")
     def _not_both(self) -> TagRules:

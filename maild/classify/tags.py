@@ -22,6 +22,14 @@ sort a queue for people, so each rule stays simple enough to explain:
   (:data:`~maild.classify.tagwords.ESCALATED_TERMS`). Such a message is also urgent;
   the SLA policies give it its own, shorter clock (Walmart: 1 hour).
 * ``ticket:<category>`` for a ticket (see :class:`~maild.classify.tagrules.TicketRules`).
+* Platform notices (:class:`~maild.classify.tagrules.NoticeMarkers`): a hand-off to
+  the platform's own service is ``handed-off`` and ``escalated`` (taken outside the
+  seller, like a complaint to a regulator; unlike one, it takes the conversation off
+  the seller's clock, which ``handed-off`` tells); the platform's urgent-ticket
+  marker is ``urgent``; its closing notice is ``ticket-closed``.
+* ``ticket-returned`` is given to a seller's reply, not by this module: the outbox
+  marks a message written from a template that returns a ticket for clarification
+  (:func:`outbound_tags`).
 """
 
 from __future__ import annotations
@@ -30,9 +38,14 @@ __all__ = [
     "AFTER_SALE",
     "CUSTOMER_CARE",
     "ESCALATED",
+    "HANDED_OFF",
     "PRE_SALE",
+    "TICKET_CLOSED",
     "TICKET_PREFIX",
+    "TICKET_RETURNED",
     "URGENT",
+    "notice_tags",
+    "outbound_tags",
     "tags_for",
 ]
 
@@ -43,8 +56,9 @@ from dataclasses import dataclass, field
 from functools import lru_cache
 from typing import Final
 
-from maild.classify.tagrules import CustomerCareMarkers, TagRules
+from maild.classify.tagrules import CustomerCareMarkers, NoticeMarkers, TagRules
 from maild.classify.tagwords import ESCALATED_TERMS, URGENT_EXCEPTIONS, URGENT_TERMS
+from maild.outbound.compose import TICKET_HEADER
 from maild.threads.charfold import fold
 from maild.threads.orderids import OrderRefs
 from maild.threads.presets import Preset
@@ -56,6 +70,9 @@ CUSTOMER_CARE: Final = "customer-care"
 URGENT: Final = "urgent"
 ESCALATED: Final = "escalated"
 TICKET_PREFIX: Final = "ticket:"
+HANDED_OFF: Final = "handed-off"
+TICKET_CLOSED: Final = "ticket-closed"
+TICKET_RETURNED: Final = "ticket-returned"
 
 _MAX_SUBJECT: Final = 2_000
 _MAX_TEXT: Final = 20_000  # far more than anyone's own words; the rest is history
@@ -167,6 +184,42 @@ def _terms(words: Iterable[str]) -> _Terms:
 
 
 @dataclass(frozen=True, slots=True)
+class _Notice:
+    """A compiled :class:`NoticeMarkers`; ``never`` when it has no marker at all."""
+
+    senders: frozenset[str]
+    domains: tuple[str, ...]
+    subjects: _Terms
+    text: _Terms
+    headers: tuple[str, ...]
+    never: bool
+
+    @classmethod
+    def of(cls, markers: NoticeMarkers) -> _Notice:
+        return cls(
+            frozenset(markers.senders),
+            markers.domains,
+            _terms(markers.subjects),
+            _terms(markers.text),
+            markers.headers,
+            never=not (markers.subjects or markers.text or markers.headers),
+        )
+
+    def found(
+        self, title: str, own: str, headers: Mapping[str, str], from_addr: str | None
+    ) -> bool:
+        if self.never:
+            return False
+        if (self.senders or self.domains) and not _sender_in(from_addr, self.senders, self.domains):
+            return False
+        return (
+            self.subjects.found_in(title)
+            or self.text.found_in(own)
+            or _header_marked(self.headers, headers)
+        )
+
+
+@dataclass(frozen=True, slots=True)
 class _Compiled:
     urgent: _Terms
     escalated: _Terms
@@ -177,6 +230,9 @@ class _Compiled:
     ticket_markers: _Terms
     type_field: re.Pattern[str] | None
     categories: tuple[tuple[str, _Terms], ...]
+    handoff: _Notice
+    urgent_ticket: _Notice
+    closed: _Notice
 
 
 @lru_cache(maxsize=32)
@@ -200,6 +256,9 @@ def _compile(rules: TagRules) -> _Compiled:
         ticket_markers=_terms(tickets.markers),
         type_field=type_field,
         categories=tuple((c.name, _terms(c.keywords)) for c in tickets.categories),
+        handoff=_Notice.of(rules.handoff),
+        urgent_ticket=_Notice.of(tickets.urgent),
+        closed=_Notice.of(tickets.closed),
     )
 
 
@@ -232,7 +291,44 @@ def tags_for(
     category = _ticket_category(rules, title, own)
     if category is not None:
         tags.add(TICKET_PREFIX + category)
+    if rules.urgent_ticket.found(title, own, headers, from_addr):
+        tags.add(URGENT)
+    return frozenset(tags | _lifecycle_notices(rules, title, own, headers, from_addr))
+
+
+def notice_tags(
+    subject: str,
+    text: str,
+    headers: Mapping[str, str],
+    from_addr: str | None,
+    preset: Preset,
+) -> frozenset[str]:
+    """The hand-off and closing tags of a platform notice that is machine mail.
+
+    A platform may send its notices as automatic mail (``Auto-Submitted``), which is
+    never a customer message, but a hand-off or a closed ticket still changes who
+    has to answer; :func:`tags_for` gives the same tags to a notice a person sent.
+    """
+    rules = _compile(preset.tags)
+    own = split_quoted(fold(text, _MAX_TEXT)).own.casefold()
+    return _lifecycle_notices(rules, _normal(subject, _MAX_SUBJECT), own, headers, from_addr)
+
+
+def _lifecycle_notices(
+    rules: _Compiled, title: str, own: str, headers: Mapping[str, str], from_addr: str | None
+) -> frozenset[str]:
+    tags: set[str] = set()
+    if rules.handoff.found(title, own, headers, from_addr):
+        tags.update((HANDED_OFF, ESCALATED))
+    if rules.closed.found(title, own, headers, from_addr):
+        tags.add(TICKET_CLOSED)
     return frozenset(tags)
+
+
+def outbound_tags(headers: Mapping[str, str]) -> frozenset[str]:
+    """The tags of a seller's own message: ``ticket-returned`` when the outbox marked it."""
+    value = next((v for k, v in headers.items() if k.lower() == TICKET_HEADER.lower()), "")
+    return frozenset({TICKET_RETURNED}) if value.strip().lower() == "return" else frozenset()
 
 
 def _customer_care(
@@ -243,15 +339,21 @@ def _customer_care(
     from_name: str | None,
 ) -> bool:
     care = rules.care
-    address = (from_addr or "").strip().lower()
-    domain = address.rpartition("@")[2]
     name = " ".join(_normal(from_name or "", _MAX_NAME).split())
     return (
-        (bool(address) and address in care.senders)
-        or (bool(domain) and any(domain == d or domain.endswith("." + d) for d in care.domains))
+        _sender_in(from_addr, care.senders, care.domains)
         or (bool(name) and name in rules.care_names)
         or rules.care_subjects.found_in(title)
         or _header_marked(care.headers, headers)
+    )
+
+
+def _sender_in(from_addr: str | None, senders: Iterable[str], domains: Iterable[str]) -> bool:
+    """Whether the sender is one of ``senders`` or in one of ``domains`` (or below it)."""
+    address = (from_addr or "").strip().lower()
+    domain = address.rpartition("@")[2]
+    return (bool(address) and address in senders) or (
+        bool(domain) and any(domain == d or domain.endswith("." + d) for d in domains)
     )
 
 

@@ -421,6 +421,9 @@ class MailboxSettings(_Model):
     gateway: GatewaySettings | None = None
     # None: no reply deadline. Defaults to the SLA policy named like the preset, if any.
     sla_policy: PolicyName | None = None
+    # The seller's shop is paused on the marketplace. Deadlines keep running (Walmart's
+    # 48 hours count while a shop is paused); only maild_mailbox_info shows it.
+    paused: bool = False
 
     @model_validator(mode="before")
     @classmethod

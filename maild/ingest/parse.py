@@ -29,6 +29,7 @@ from maild.ingest.addresses import read_people
 from maild.ingest.autoreply import LOOP_HEADER
 from maild.ingest.htmltext import html_to_text
 from maild.ingest.notes import Notes
+from maild.outbound.compose import TICKET_HEADER
 
 log = logging.getLogger(__name__)
 
@@ -48,6 +49,7 @@ SELECTED_HEADERS = (
     "x-loop",
     "x-failed-recipients",
     LOOP_HEADER.lower(),
+    TICKET_HEADER.lower(),
 )
 _TOP_FIELDS = fields.FieldSet(
     (

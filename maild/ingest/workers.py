@@ -32,7 +32,7 @@ from datetime import datetime
 from pathlib import Path
 from typing import TYPE_CHECKING
 
-from maild.classify.tags import tags_for
+from maild.classify.tags import notice_tags, outbound_tags, tags_for
 from maild.domain import LandedMessage, ProcessOutcome, Verdict
 from maild.errors import ParseError
 from maild.ingest.autoreply import detect
@@ -112,6 +112,13 @@ def _process_one(
             from_name=parsed.from_name,
         )
         tags = tuple(sorted(found))
+    elif message.direction == "in":
+        found = notice_tags(
+            parsed.subject, parsed.text, parsed.headers, parsed.from_addr, rules.preset
+        )
+        tags = tuple(sorted(found))
+    elif machine is None:
+        tags = tuple(sorted(outbound_tags(parsed.headers)))
     outcome = ProcessOutcome(
         message.pk,
         parsed,
@@ -137,8 +144,9 @@ def _classified(
     """
     wanted: dict[str, list[int]] = {}
     for index, (outcome, rule) in enumerate(zip(outcomes, rules, strict=True)):
-        # Tags are set exactly for inbound mail a person wrote: what the model judges.
-        if rule.model and outcome.parsed is not None and outcome.tags:
+        # Inbound mail a person wrote is what the model judges.
+        person = messages[index].direction == "in" and outcome.machine_kind is None
+        if rule.model and outcome.parsed is not None and person:
             wanted.setdefault(rule.model, []).append(index)
     if not wanted:
         return outcomes

@@ -11,7 +11,7 @@ conversation it answers.
 
 from __future__ import annotations
 
-__all__ = ["Outgoing", "compose", "make_message_id", "reply_subject"]
+__all__ = ["TICKET_HEADER", "Outgoing", "compose", "make_message_id", "reply_subject"]
 
 import re
 from dataclasses import dataclass
@@ -24,6 +24,9 @@ from typing import Final
 
 # Enough of a long chain for threading; RFC 5322 3.6.4 allows trimming the middle.
 MAX_REFERENCES: Final = 20
+#: A reply that returns a marketplace ticket for clarification carries ``return`` here;
+#: processing reads it back, from the Sent folder's copy, as the tag ``ticket-returned``.
+TICKET_HEADER: Final = "X-Maild-Ticket"
 _REPLY_PREFIX = re.compile(r"^\s*(re|回复|答复)\s*[:：]", re.IGNORECASE)
 _TOKEN = re.compile(r"[A-Za-z0-9._-]{8,64}")
 
@@ -39,6 +42,8 @@ class Outgoing:
     sender_name: str | None = None
     in_reply_to: str | None = None
     references: tuple[str, ...] = ()
+    # The template's ticket action ("return"), if it has one.
+    ticket: str | None = None
 
 
 def reply_subject(subject: str | None) -> str:
@@ -76,6 +81,8 @@ def compose(message: Outgoing, message_id: str, now: datetime) -> bytes:
     references = _references(message)
     if references:
         email["References"] = " ".join(references)
+    if message.ticket is not None:
+        email[TICKET_HEADER] = message.ticket
     body = message.body.replace("\r\n", "\n").replace("\r", "\n")
     email.set_content(body if body.endswith("\n") else body + "\n", charset="utf-8")
     return email.as_bytes()

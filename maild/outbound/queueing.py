@@ -23,7 +23,7 @@ from maild.outbound.compose import Outgoing, compose, make_message_id, reply_sub
 from maild.outbound.mailbox_check import check_draft
 from maild.outbound.model import Draft, Violation
 from maild.outbound.template_files import load_template, template_dir
-from maild.outbound.templates import fill
+from maild.outbound.templates import FilledTemplate, fill
 from maild.store import Store
 from maild.store import outbox as rows
 
@@ -65,19 +65,18 @@ def _sending_mailbox(settings: Settings, name: str) -> MailboxSettings:
     return mailbox
 
 
-def _text(settings: Settings, body: Body, facts: dict[str, str | None]) -> tuple[str, str | None]:
-    """The body to send and the template's subject, if it has one."""
+def _text(settings: Settings, body: Body, facts: dict[str, str | None]) -> FilledTemplate:
+    """The body to send, with the template's subject and ticket action if it has them."""
     if body.text is not None:
         if not body.text.strip():
             raise MaildError("the message has no text; nothing was queued")
-        return body.text, None
+        return FilledTemplate(None, body.text)
     if body.template is None:
         raise MaildError("give a template or a body")
     template = load_template(template_dir(settings), body.template)
     values = {k: v for k, v in facts.items() if v is not None}
     values.update(body.variables)
-    filled = fill(template, values)
-    return filled.body, filled.subject
+    return fill(template, values)
 
 
 def _queue(
@@ -149,15 +148,16 @@ def queue_reply(
         "shop_name": mailbox.outbound.shop_name,
         "sub_order_id": _one(context.sub_order_ids),
     }
-    text, _ = _text(settings, body, facts)
+    filled = _text(settings, body, facts)
     message = Outgoing(
         sender=mailbox.address,
         to=(context.reply_to,),
         subject=subject or reply_subject(context.subject),
-        body=text,
+        body=filled.body,
         sender_name=mailbox.outbound.shop_name,
         in_reply_to=context.answers,
         references=context.references,
+        ticket=filled.ticket,
     )
     return _queue(
         settings,
@@ -192,16 +192,17 @@ def queue_proactive(
         "shop_name": mailbox.outbound.shop_name,
         "sub_order_id": _one(context.sub_order_ids),
     }
-    text, template_subject = _text(settings, body, facts)
-    chosen = subject or template_subject
+    filled = _text(settings, body, facts)
+    chosen = subject or filled.subject
     if not chosen:
         raise MaildError("a proactive message needs a subject: give --subject")
     message = Outgoing(
         sender=mailbox.address,
         to=(address,),
         subject=chosen,
-        body=text,
+        body=filled.body,
         sender_name=mailbox.outbound.shop_name,
+        ticket=filled.ticket,
     )
     return _queue(
         settings,

@@ -13,7 +13,9 @@ Placeholders are names only: no attribute or index access (``{x.__class__}``), w
     Hello {customer_name}, ...
 
 ``subject`` is used for a proactive message (``maild send``); a reply takes
-the conversation's subject.
+the conversation's subject. ``ticket = "return"`` says that a reply from the
+template returns a marketplace ticket for clarification: the message is marked so,
+and its conversation leaves the seller's clock until the platform writes again.
 """
 
 from __future__ import annotations
@@ -38,7 +40,8 @@ from maild.errors import MaildError
 
 STANDARD_VARIABLES: Final = ("order_id", "customer_name", "shop_name", "sub_order_id")
 _FENCE: Final = "+++"
-_KEYS: Final = ("description", "subject")
+_KEYS: Final = ("description", "subject", "ticket")
+_TICKET_ACTIONS: Final = ("return",)
 _TOKEN = re.compile(r"\{\{|\}\}|\{([A-Za-z_][A-Za-z0-9_]*)\}|\{[^{}\n]*\}|[{}]")
 _NAME = re.compile(r"[a-z0-9][a-z0-9._-]{0,62}")
 _TOML_LINE = re.compile(r"\(at line (\d+), column \d+\)")
@@ -71,12 +74,14 @@ class Template:
     subject: str | None
     body: str
     variables: tuple[str, ...]
+    ticket: str | None = None
 
 
 @dataclass(frozen=True, slots=True)
 class FilledTemplate:
     subject: str | None
     body: str
+    ticket: str | None = None
 
 
 def _placeholders(text: str, first_line: int) -> tuple[list[str], list[TemplateProblem]]:
@@ -140,6 +145,14 @@ def parse_template(name: str, text: str) -> Template | list[TemplateProblem]:
         for key in _KEYS
         if key in data and not isinstance(data[key], str)
     ]
+    ticket = data.get("ticket")
+    if isinstance(ticket, str) and ticket not in _TICKET_ACTIONS:
+        problems.append(
+            TemplateProblem(
+                lines.get(("ticket",), 2),
+                f"ticket {ticket!r} is not one of: {', '.join(_TICKET_ACTIONS)}",
+            )
+        )
     if not body.strip():
         problems.append(
             TemplateProblem(body_line, "the template has no text after its front matter")
@@ -160,6 +173,7 @@ def parse_template(name: str, text: str) -> Template | list[TemplateProblem]:
         subject=subject if isinstance(subject, str) else None,
         body=body.strip("\n") + "\n",
         variables=tuple(dict.fromkeys(names)),
+        ticket=ticket if isinstance(ticket, str) else None,
     )
 
 
@@ -180,4 +194,4 @@ def fill(template: Template, values: dict[str, str]) -> FilledTemplate:
     if missing:
         raise MissingVariables(template.name, missing)
     subject = None if template.subject is None else _substitute(template.subject, values)
-    return FilledTemplate(subject=subject, body=_substitute(template.body, values))
+    return FilledTemplate(subject, _substitute(template.body, values), template.ticket)

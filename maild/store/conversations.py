@@ -9,7 +9,7 @@ The update also counts the change (maild.store.thread_marks), and every conversa
 the batch touched is stamped with it, its Spam flag and its answered waits kept.
 """
 
-__all__ = ["THREAD_BATCH", "thread_pending"]
+__all__ = ["THREAD_BATCH", "summarize_threads", "thread_pending"]
 
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass, field
@@ -19,6 +19,7 @@ from typing import Any
 from sqlalchemy import bindparam, func, select, tuple_
 from sqlalchemy.orm import Session
 
+from maild.classify.tags import HANDED_OFF, TICKET_CLOSED, TICKET_RETURNED
 from maild.domain import ConversationFacts
 from maild.store import thread_marks
 from maild.store.flags import unflag_answered
@@ -35,13 +36,21 @@ from maild.threads.resolve import (
     NewThread,
     Threader,
 )
-from maild.threads.summary import ThreadMessage, summarize
+from maild.threads.summary import Event, ThreadMessage, summarize
 
 _MESSAGE = core_table("message")
 _THREAD = core_table("thread")
 _THREAD_ORDER = core_table("thread_order")
 _MESSAGE_THREAD = core_table("message_thread")
 _MESSAGE_ORDER = core_table("message_order")
+_LABEL = core_table("label")
+
+# The rule tags that move a conversation's lifecycle (maild.threads.summary).
+_EVENTS: dict[str, Event] = {
+    HANDED_OFF: "handoff",
+    TICKET_RETURNED: "returned",
+    TICKET_CLOSED: "closed",
+}
 
 THREAD_BATCH = 1000
 # Keeps each IN (...) list well under SQLite's bound-parameter limit.
@@ -63,7 +72,7 @@ def thread_pending(session: Session, mailbox_id: int, now: datetime) -> int:
     threader = Threader(_known(session, mailbox_id, incoming))
     actions = [action for message in incoming for action in threader.place(message)]
     touched = _apply(session, mailbox_id, actions, now, seq)
-    _summarize(session, mailbox_id, touched, now)
+    summarize_threads(session, mailbox_id, touched, now)
     unflag_answered(session, touched, now)
     thread_marks.mark(session, touched, seq)
     session.commit()
@@ -277,13 +286,32 @@ def _merge(session: Session, source: int, target: int) -> None:
     session.execute(_THREAD.delete().where(_THREAD.c.id == source))
 
 
-def _summarize(session: Session, mailbox_id: int, threads: set[int], now: datetime) -> None:
+def _events(session: Session, threads: Sequence[int]) -> dict[int, Event]:
+    """The lifecycle event of each message of ``threads`` that has one, by message."""
+    found: dict[int, Event] = {}
+    for pk, name in session.execute(
+        select(_LABEL.c.message_pk, _LABEL.c.name)
+        .join(_MESSAGE_THREAD, _MESSAGE_THREAD.c.message_pk == _LABEL.c.message_pk)
+        .where(
+            _MESSAGE_THREAD.c.thread_id.in_(threads),
+            _LABEL.c.source == "rule",
+            _LABEL.c.name.in_(sorted(_EVENTS)),
+        )
+    ):
+        found[pk] = _EVENTS[name]
+    return found
+
+
+def summarize_threads(session: Session, mailbox_id: int, threads: set[int], now: datetime) -> None:
+    """Recompute the summary of ``threads`` from their messages, their tags included."""
     m = _MESSAGE.c
     members: dict[int, list[ThreadMessage]] = {t: [] for t in threads}
     for chunk in _chunks(sorted(threads)):
+        events = _events(session, chunk)
         rows = session.execute(
             select(
                 _MESSAGE_THREAD.c.thread_id,
+                m.id,
                 func.coalesce(m.internaldate, m.landed_at, type_=UTCDateTime()).label("at"),
                 m.direction,
                 m.machine_kind,
@@ -307,6 +335,7 @@ def _summarize(session: Session, mailbox_id: int, threads: set[int], now: dateti
                     customer_address=row.customer_address,
                     customer_name=row.customer_name,
                     sub_orders=tuple(s for s, _ in row.sub_orders or ()),
+                    event=events.get(row.id),
                 )
             )
     shown = {
@@ -338,6 +367,8 @@ def _summarize(session: Session, mailbox_id: int, threads: set[int], now: dateti
                 and (seen is None or summary.last_inbound_at > seen),
                 "sub_orders": summary.sub_orders,
                 "after_sale_sub_orders": summary.after_sale_sub_orders,
+                "lifecycle": summary.lifecycle,
+                "escalated_at": summary.escalated_at,
                 "updated_at": now,
             }
         )

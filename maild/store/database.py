@@ -279,6 +279,16 @@ class Store:
         with self._session() as session:
             return sla_feed.count_feedback(session)
 
+    def count_escalations(self) -> list[str]:
+        """Claim the hand-offs no daemon counted yet, one mailbox name each (sla_feed)."""
+        with self._session() as session:
+            return sla_feed.count_escalations(session)
+
+    def escalation_shares(self, cutoff: datetime) -> dict[str, float]:
+        """Each mailbox's share of handed-off conversations active since ``cutoff``."""
+        with self._session() as session:
+            return sla_feed.escalation_shares(session, cutoff)
+
     def count_refusals(self) -> list[tuple[str, str]]:
         """Claim the policy refusals no daemon has counted yet: (mailbox, rule)."""
         with self._session() as session:

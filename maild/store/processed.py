@@ -14,7 +14,7 @@ from sqlalchemy import bindparam, select
 from sqlalchemy.orm import Session
 
 from maild.domain import ConversationFacts, LandedMessage, ParsedMail, ProcessOutcome, Verdict
-from maild.store import thread_marks
+from maild.store import conversations, thread_marks
 from maild.store.tables import core_table
 from maild.store.types import decode_raw
 
@@ -292,6 +292,8 @@ def save_processed(session: Session, outcomes: Sequence[ProcessOutcome], now: da
     if labels:
         session.execute(_LABEL.insert(), labels)
     for mailbox, threads in threaded.items():
+        # New tags may move a conversation's lifecycle (a hand-off recognised only now).
+        conversations.summarize_threads(session, mailbox, threads, now)
         thread_marks.mark(session, threads, stamps[mailbox])
 
 

@@ -16,9 +16,11 @@ __all__ = [
     "Judge",
     "answered_since",
     "changes_since",
+    "count_escalations",
     "count_feedback",
     "count_first_responses",
     "count_refusals",
+    "escalation_shares",
     "load_waiting",
 ]
 
@@ -27,7 +29,7 @@ from dataclasses import dataclass
 from datetime import datetime
 from typing import Any
 
-from sqlalchemy import ColumnElement, Table, bindparam, false, select
+from sqlalchemy import ColumnElement, Table, bindparam, case, false, func, select
 from sqlalchemy.orm import Session
 
 from maild.sla.score import Judgement
@@ -252,20 +254,27 @@ def answered_since(
     return _first_responses(session, _FIRST.c.replied_at >= cutoff, mailboxes=mailboxes)
 
 
-def _claim(session: Session, table: Table, *columns: ColumnElement[Any]) -> list[tuple[Any, ...]]:
-    """Set ``counted`` on ``table``'s rows no daemon counted yet; ``columns`` of the rows
-    this claim changed. Read first, so that a tick with nothing to count writes nothing.
+def _claim(
+    session: Session,
+    table: Table,
+    *columns: ColumnElement[Any],
+    flag: str = "counted",
+    where: tuple[ColumnElement[bool], ...] = (),
+) -> list[tuple[Any, ...]]:
+    """Set ``flag`` on ``table``'s rows (``where``) no daemon counted yet; ``columns`` of
+    the rows this claim changed. Read first, so a tick with nothing to count writes nothing.
     """
     c = table.c
-    fresh = list(session.execute(select(c.id).where(c.counted == false())).scalars())
+    unclaimed = c[flag] == false()
+    fresh = list(session.execute(select(c.id).where(unclaimed, *where)).scalars())
     claimed: list[tuple[Any, ...]] = []
     for chunk in _chunks(fresh):
         claimed += map(
             tuple,
             session.execute(
                 table.update()
-                .where(c.id.in_(chunk), c.counted == false())
-                .values(counted=True)
+                .where(c.id.in_(chunk), unclaimed)
+                .values({flag: True})
                 .returning(*columns)
             ),
         )
@@ -295,3 +304,27 @@ def count_refusals(session: Session) -> list[tuple[str, str]]:
     names = _names(session)
     session.commit()
     return [(names[mailbox_id], rule) for mailbox_id, rule in claimed]
+
+
+def count_escalations(session: Session) -> list[str]:
+    """Claim the hand-offs no daemon counted yet: one mailbox name each; commits."""
+    t = _THREAD.c
+    where = (t.escalated_at.is_not(None),)
+    claimed = _claim(session, _THREAD, t.mailbox_id, flag="escalation_counted", where=where)
+    names = _names(session)
+    session.commit()
+    return [names[mailbox_id] for (mailbox_id,) in claimed]
+
+
+def escalation_shares(session: Session, cutoff: datetime) -> dict[str, float]:
+    """Per mailbox, the share of conversations with a message since ``cutoff`` that were
+    handed off since then; a mailbox with no such conversation has none."""
+    t = _THREAD.c
+    escalated = func.sum(case((t.escalated_at >= cutoff, 1), else_=0))
+    rows = session.execute(
+        select(t.mailbox_id, func.count(), escalated)
+        .where(t.last_message_at >= cutoff)
+        .group_by(t.mailbox_id)
+    ).all()
+    names = _names(session)
+    return {names[mailbox]: (handed or 0) / active for mailbox, active, handed in rows if active}

@@ -145,6 +145,7 @@ class Thread(SQLModel, table=True):
         Index("ix_thread_last_message_at", "last_message_at"),
         Index("ix_thread_change", "mailbox_id", "change_seq"),
         Index("ix_thread_hidden_awaiting", "hidden", "awaiting_since"),
+        Index("ix_thread_escalated", "escalated_at", "escalation_counted"),
     )
 
     id: int | None = Field(default=None, primary_key=True)
@@ -169,6 +170,12 @@ class Thread(SQLModel, table=True):
     hidden: bool = Field(default=False)
     # The mailbox's change_seq when this conversation last changed.
     change_seq: int = Field(default=0)
+    # NULL (open), "escalated", "returned" or "closed" (maild.threads.summary): the last
+    # three are off the seller's clock. ``escalated_at``: when the platform took it over,
+    # counted once in maild_conversations_escalated_total (``escalation_counted``).
+    lifecycle: str | None = Field(default=None, max_length=16)
+    escalated_at: datetime | None = Field(default=None, sa_type=UTCDateTime)
+    escalation_counted: bool = Field(default=False)
     created_at: datetime = Field(sa_type=UTCDateTime)
     updated_at: datetime = Field(sa_type=UTCDateTime)
 

@@ -20,7 +20,7 @@ __all__ = ["SPAM_LABELS", "keep_answers", "lock", "mark", "merged", "spam_rule"]
 from collections.abc import Collection, Mapping, Sequence
 from datetime import datetime
 
-from sqlalchemy import ColumnElement, and_, exists, false, or_, select
+from sqlalchemy import ColumnElement, and_, exists, false, or_, select, true
 from sqlalchemy.orm import Session
 
 from maild.store.tables import core_table
@@ -80,7 +80,13 @@ def merged(session: Session, mailbox_id: int, source: int, target: int, seq: int
     Its counted first responses move to ``target`` (one already there at the same
     instant stays); the rest are rebuilt from ``target``'s messages by
     :func:`keep_answers`. The ticker learns from ``thread_removed`` that it is gone.
+    A hand-off it counted stays counted in ``target``, which holds its messages now.
     """
+    t = _THREAD.c
+    counted = select(t.escalation_counted).where(t.id == source).scalar_subquery()
+    session.execute(
+        _THREAD.update().where(t.id == target, counted == true()).values(escalation_counted=True)
+    )
     f = _FIRST.c
     in_target = select(f.replied_at).where(f.thread_id == target).scalar_subquery()
     session.execute(

@@ -20,7 +20,7 @@ __all__ = [
 from collections.abc import Sequence
 from dataclasses import dataclass
 from datetime import datetime
-from typing import Any, Literal
+from typing import Any, Literal, get_args
 
 from sqlalchemy import ColumnElement, and_, exists, false, func, or_, select, true
 from sqlalchemy.orm import Session
@@ -28,8 +28,20 @@ from sqlalchemy.orm import Session
 from maild.store.tables import core_table
 from maild.store.types import UTCDateTime
 
-View = Literal["all", "unread", "response-needed", "customer-care", "failed", "spam"]
-VIEWS: tuple[View, ...] = ("all", "unread", "response-needed", "customer-care", "failed", "spam")
+View = Literal[
+    "all",
+    "unread",
+    "response-needed",
+    "customer-care",
+    "failed",
+    "spam",
+    "escalated",
+    "returned",
+    "closed",
+]
+VIEWS: tuple[View, ...] = get_args(View)
+# Views of a conversation's lifecycle (maild.threads.summary): off the seller's clock.
+_LIFECYCLE_VIEWS: frozenset[str] = frozenset({"escalated", "returned", "closed"})
 
 _THREAD = core_table("thread")
 _MAILBOX = core_table("mailbox")
@@ -85,6 +97,8 @@ class ShownMessage:
     labels: tuple[str, ...]
     machine_kind: str | None
     text: str
+    # The sub-orders (packages) it names.
+    sub_orders: tuple[str, ...] = ()
 
 
 def _like(text: str) -> str:
@@ -116,6 +130,8 @@ def _view_filter(view: View) -> ColumnElement[bool]:
         return exists(
             select(_OUTBOX.c.id).where(_OUTBOX.c.thread_id == t.id, _OUTBOX.c.state == "failed")
         )
+    if view in _LIFECYCLE_VIEWS:
+        return t.lifecycle == view
     return t.hidden == false()
 
 
@@ -208,6 +224,8 @@ def _grouped(session: Session, query: Any, key: Any, ids: list[int]) -> dict[int
 
 
 def _state(row: Any) -> str:
+    if row.lifecycle is not None:
+        return str(row.lifecycle)
     if row.awaiting_since is not None:
         return "response-needed"
     return "answered" if row.last_outbound_at is not None else "no-reply-needed"
@@ -254,6 +272,7 @@ def thread_messages(session: Session, thread_id: int) -> list[ShownMessage]:
             m.subject,
             m.machine_kind,
             m.body_text,
+            m.sub_orders,
         )
         .join(_MESSAGE_THREAD, _MESSAGE_THREAD.c.message_pk == m.id)
         .where(_MESSAGE_THREAD.c.thread_id == thread_id)
@@ -276,6 +295,7 @@ def thread_messages(session: Session, thread_id: int) -> list[ShownMessage]:
             labels=tuple(sorted(labels.get(row.id, ()))),
             machine_kind=row.machine_kind,
             text=row.body_text or "",
+            sub_orders=tuple(sub for sub, _ in row.sub_orders or ()),
         )
         for position, row in enumerate(rows, 1)
     ]

@@ -9,6 +9,8 @@ from pathlib import Path
 import pytest
 
 from maild.cli import main
+from maild.outbound.template_files import SHIPPED_TEMPLATES, load_template
+from maild.outbound.templates import fill
 from tests.support.tiny_corpus import TEMPLATES, train_tiny_model
 
 CONFIG = """\
@@ -185,3 +187,51 @@ def test_with_a_model_a_draft_it_scores_as_spam_is_refused_as_marketing(
     [violation] = json.loads(capsys.readouterr().out)
     assert violation["rule"] == "marketing"
     assert "the spam classifier scores this draft" in violation["hint"]
+
+
+def invitation(language: str) -> str:
+    """The shipped review invitation, filled as `maild reply` fills it."""
+    template = load_template(SHIPPED_TEMPLATES, f"review-invitation-{language}")
+    values = {
+        "order_id": "113-4567890-1234567",
+        "sub_order_id": "113-4567890-1234567-2",
+        "customer_name": "Alice",
+        "shop_name": "Lamp Shop",
+    }
+    return fill(template, values).body
+
+
+@pytest.mark.parametrize("language", ["en", "zh"])
+def test_the_review_invitation_passes_policy_check(
+    config: Path, tmp_path: Path, capsys: pytest.CaptureFixture[str], language: str
+) -> None:
+    draft = tmp_path / "invitation.txt"
+    draft.write_text(invitation(language), encoding="utf-8")
+    assert run(config, str(draft)) == 0
+    assert capsys.readouterr().out == "ok: no violations\n"
+
+
+@pytest.mark.parametrize(
+    ("language", "incentive"),
+    [
+        ("en", "Leave a 5-star review and we will refund $5 of your order."),
+        ("en", "Please leave us a positive review if you like it."),
+        ("en", "A $10 gift card is yours after a good review."),
+        ("zh", "好评返现5元，截图发给客服即可。"),
+        ("zh", "亲，满意的话给个好评哦。"),
+        ("zh", "五星好评送小礼品一份。"),
+    ],
+)
+def test_review_invitations_with_an_incentive_or_a_verdict_asked_for_are_refused(
+    config: Path,
+    tmp_path: Path,
+    capsys: pytest.CaptureFixture[str],
+    language: str,
+    incentive: str,
+) -> None:
+    draft = tmp_path / "invitation.txt"
+    draft.write_text(f"{invitation(language)}\n{incentive}\n", encoding="utf-8")
+    assert run(config, str(draft), "--json") == 1
+    found = json.loads(capsys.readouterr().out)
+    assert [v["rule"] for v in found] == ["marketing"]
+    assert found[0]["text"] in incentive

@@ -49,7 +49,7 @@ REQUIRED_ALERTS = {
 SEVERITIES = {"critical", "warning"}
 # CONVENTIONS 3: the label names maild exports; annotations may show only these.
 BOUNDED_LABELS = {"mailbox", "folder", "kind", "state", "due_bucket", "clock", "label"}
-BOUNDED_LABELS |= {"rule", "outcome", "reason", "version"}
+BOUNDED_LABELS |= {"rule", "outcome", "reason", "version", "paused"}
 RECORDED_NAME = re.compile(r"^[a-z_]+:(maild_[a-z0-9_]+):[a-z0-9_]+$")
 # Grafana unit ids (packages/grafana-data/src/valueFormats/categories.ts) this dashboard uses.
 GRAFANA_UNITS = {"short", "none", "s", "dtdurations", "percentunit", "mpm", "cps"}
@@ -288,7 +288,10 @@ def test_metric_names_finds_selected_series(expression: str, names: set[str]) ->
 def test_a_live_scrape_passes_promtool_check_metrics() -> None:
     registry = CollectorRegistry()
     metrics = Metrics(registry)
-    metrics.mailbox_configured("walmart-us", ("INBOX", "Customer Care"))
+    metrics.mailbox_configured("walmart-us", ("INBOX", "Customer Care"), paused=True)
+    metrics.mailbox_configured("xhs-shop", ("INBOX",))
+    metrics.escalated(["xhs-shop"])
+    metrics.escalated_shares({"xhs-shop": 0.25})
     metrics.folder_synced("walmart-us", "INBOX", 1_790_000_000.0)
     metrics.oauth_token_obtained("walmart-us", 1_790_000_000.0)
     metrics.landed("walmart-us", stored=3, duplicates=1)
@@ -299,7 +302,13 @@ def test_a_live_scrape_passes_promtool_check_metrics() -> None:
     metrics.ingest_lag("walmart-us", (0.8, 42.0))
     metrics.classified({"ham": 2, "spam": 1})
     exposition = generate_latest(registry)
-    for name in (b"maild_messages_landed_total", b"maild_first_response_business_seconds_bucket"):
+    for name in (
+        b"maild_messages_landed_total",
+        b"maild_first_response_business_seconds_bucket",
+        b"maild_conversations_escalated_total",
+        b"maild_conversations_escalated_ratio",
+        b'maild_mailbox_info{mailbox="walmart-us",paused="true"}',
+    ):
         assert name in exposition
     done = promtool("check", "metrics", stdin=exposition)
     assert (done.returncode, done.stdout, done.stderr) == (0, "", "")

@@ -143,22 +143,32 @@ async def test_scrape_counts_conversations_per_deadline_state_and_a_reply_lands_
         store.close()
 
 
+def metrics_after_one_question(
+    account: ImapAccount,
+    table: str,
+    tmp_path: Path,
+    monkeypatch: pytest.MonkeyPatch,
+    capsys: pytest.CaptureFixture[str],
+) -> str:
+    """What `maild metrics` prints after `run --once` stored one unanswered question."""
+    asyncio.run(append(account, "INBOX", question(1, "113-0000001-0000001"), NOW))
+    config = str(write_config(tmp_path, table))
+    monkeypatch.setenv(password_variable("shop"), account.password)
+    assert main(["--config", config, "run", "--once"]) == 0
+    capsys.readouterr()
+    assert main(["--config", config, "metrics"]) == 0
+    return capsys.readouterr().out
+
+
 def test_maild_metrics_prints_the_deadline_gauges_from_the_database(
     imap_account: ImapAccount,
     tmp_path: Path,
     monkeypatch: pytest.MonkeyPatch,
     capsys: pytest.CaptureFixture[str],
 ) -> None:
-    asyncio.run(append(imap_account, "INBOX", question(1, "113-0000001-0000001"), NOW))
-    table = amazon_table(imap_account)
-    config = str(write_config(tmp_path, table))
-    monkeypatch.setenv(password_variable("shop"), imap_account.password)
-    assert main(["--config", config, "run", "--once"]) == 0
-    capsys.readouterr()
-
-    assert main(["--config", config, "metrics"]) == 0
-
-    out = capsys.readouterr().out
+    out = metrics_after_one_question(
+        imap_account, amazon_table(imap_account), tmp_path, monkeypatch, capsys
+    )
     # The message arrived at NOW; by the real clock (later) 24 h of wall time have not
     # passed only if this test runs within a day of NOW, so only "waiting" is asserted.
     states = [
@@ -215,3 +225,22 @@ async def test_a_reply_stored_by_run_once_is_counted_by_the_next_daemon_and_not_
         for line in scrapes[1].splitlines()
     )
     assert sample(scrapes[1], ratio)
+
+
+def test_a_paused_shop_keeps_its_clock_and_only_its_info_metric_says_paused(
+    imap_account: ImapAccount,
+    tmp_path: Path,
+    monkeypatch: pytest.MonkeyPatch,
+    capsys: pytest.CaptureFixture[str],
+) -> None:
+    table = mailbox_table(imap_account, preset="walmart", keys="paused = true\n")
+    out = metrics_after_one_question(imap_account, table, tmp_path, monkeypatch, capsys)
+    assert sample(out, 'maild_mailbox_info{mailbox="shop",paused="true"} 1.0')
+    assert 'paused="false"' not in out
+    # Walmart's 48 hours run while the shop is paused: the customer still waits.
+    waiting = [
+        line
+        for line in out.splitlines()
+        if line.startswith("maild_conversations_awaiting{") and 'mailbox="shop"' in line
+    ]
+    assert sum(float(line.rsplit(" ", 1)[1]) for line in waiting) == 1

@@ -272,3 +272,48 @@ def test_show_sets_seen_on_the_server_only_when_the_mailbox_enables_it(
     assert main(["--config", config, "show", str(first["id"])]) == 0
 
     assert seen_flags(imap_account) == {1: True, 2: False}
+
+
+def test_show_lists_each_sub_order_with_its_after_sales_state_and_message_count(
+    imap_account: ImapAccount,
+    tmp_path: Path,
+    monkeypatch: pytest.MonkeyPatch,
+    capsys: pytest.CaptureFixture[str],
+) -> None:
+    second = "6912345678901234569"
+    arrive(
+        imap_account,
+        ("INBOX", mail(1, "包裹破损", f"订单号：{ORDER}，子订单号：{SUB} 的包裹破损了")),
+        (
+            "Sent",
+            mail(
+                2,
+                "回复：包裹破损",
+                f"订单号：{ORDER}，子订单号：{SUB} 已为您安排换货。",
+                sender=SHOP,
+                to=BUYER,
+                extra="In-Reply-To: <m1@thread.test>\r\n",
+            ),
+        ),
+        ("INBOX", mail(3, "另一个包裹", f"订单号：{ORDER}，子订单号：{second} 还没到")),
+    )
+    run_once(imap_account, tmp_path, monkeypatch)
+    config = str(tmp_path / "maild.toml")
+    capsys.readouterr()
+    [thread] = conversations(tmp_path)
+
+    assert main(["--config", config, "show", str(thread), "--json"]) == 0
+    shown = json.loads(capsys.readouterr().out)
+    assert shown["sub_orders"] == [
+        {"id": SUB, "after_sales": "answered", "messages": 2},
+        {"id": second, "after_sales": "open", "messages": 1},
+    ]
+    assert main(["--config", config, "show", str(thread)]) == 0
+    text = capsys.readouterr().out
+    assert f"  {SUB}  after-sales: answered  2 messages" in text
+    assert f"  {second}  after-sales: open      1 message" in text
+
+    # Nothing here was returned to the platform or closed.
+    for view in ("returned", "closed", "escalated"):
+        assert main(["--config", config, "threads", "--view", view, "--json"]) == 0
+        assert json.loads(capsys.readouterr().out) == []

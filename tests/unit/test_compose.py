@@ -6,9 +6,12 @@ from email import message_from_bytes, policy
 import pytest
 from aiosmtplib.protocol import normalize_message_line_endings
 
+from maild.classify.tags import TICKET_RETURNED, outbound_tags
 from maild.ingest.identity import message_key
+from maild.ingest.parse import parse
 from maild.outbound.compose import (
     MAX_REFERENCES,
+    TICKET_HEADER,
     Outgoing,
     compose,
     make_message_id,
@@ -65,3 +68,14 @@ def test_message_id_is_in_the_senders_domain_and_refuses_odd_tokens() -> None:
     assert make_message_id("Support@Shop.Example", "0123abcd") == "<0123abcd@shop.example>"
     with pytest.raises(ValueError, match="token"):
         make_message_id("s@shop.example", "a>b\r\nBcc: x")
+
+
+def test_a_reply_that_returns_a_ticket_says_so_in_a_header_processing_reads_back() -> None:
+    returned = Outgoing(
+        "s@shop.example", ("p@platform.example",), "Re: 工单", "请补充说明", ticket="return"
+    )
+    plain = Outgoing("s@shop.example", ("p@platform.example",), "Re: 工单", "已处理")
+    raw = compose(returned, "<abcdef12@shop.example>", NOW)
+    assert message_from_bytes(raw, policy=policy.default)[TICKET_HEADER] == "return"
+    assert outbound_tags(parse(raw).headers) == {TICKET_RETURNED}
+    assert outbound_tags(parse(compose(plain, "<abcdef13@shop.example>", NOW)).headers) == set()

@@ -24,6 +24,7 @@ ALLOWED = {
     "outcome",
     "reason",
     "version",
+    "paused",
     "le",
 }
 POLICY = SlaPolicy(
@@ -42,8 +43,8 @@ LOOKS_PERSONAL = re.compile(r"@|\d{3}-\d{7}-\d{7}|\d{10,}|\s")
 def exported(mailboxes: int, conversations: int) -> list[tuple[str, dict[str, str]]]:
     metrics = Metrics(CollectorRegistry())
     names = [f"shop-{n}" for n in range(mailboxes)]
-    for name in names:
-        metrics.mailbox_configured(name, ("INBOX", "Support"))
+    for index, name in enumerate(names):
+        metrics.mailbox_configured(name, ("INBOX", "Support"), paused=index % 2 == 0)
         metrics.sla_configured(name, POLICY.kinds)
         metrics.folder_synced(name, "INBOX", NOW.timestamp())
         metrics.oauth_token_obtained(name, NOW.timestamp())
@@ -56,6 +57,8 @@ def exported(mailboxes: int, conversations: int) -> list[tuple[str, dict[str, st
         metrics.landed(names[i % mailboxes], 1, 0)
         metrics.ingest_lag(names[i % mailboxes], (float(i % 90),))
         metrics.first_response(names[i % mailboxes], "default", float(i * 60))
+    metrics.escalated([names[i % mailboxes] for i in range(0, conversations, 7)])
+    metrics.escalated_shares({name: 0.1 for name in names})
     metrics.classified({"ham": conversations, "spam": 3})
     metrics.processed(conversations, 2)
     text = generate_latest(metrics.registry).decode()

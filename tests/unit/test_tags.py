@@ -210,6 +210,16 @@ TAG_MISTAKES = [
         "tags.tickets",
         "'price' is defined twice",
     ),
+    (
+        "[tags.handoff]\ndomains = ['xiaohongshu.com']\n",
+        "tags.handoff",
+        "a sender alone is no notice",
+    ),
+    (
+        "[tags.tickets.closed]\nsubjects = ['']\n",
+        "tags.tickets.closed.subjects[0]",
+        "must not be empty",
+    ),
 ]
 
 

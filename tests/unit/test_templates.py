@@ -60,6 +60,7 @@ def test_a_missing_or_empty_variable_is_named_and_nothing_is_filled() -> None:
         ("+++\n+++\nHello {customer.name}\n", 3, "'{customer.name}' is not a name"),
         ("+++\n+++\nfine\n\nthen a } alone\n", 5, "unmatched '}'"),
         ("+++\n+++\n\n", 3, "no text"),
+        ('+++\ndescription = "x"\nticket = "close"\n+++\nHi\n', 3, "'close' is not one of"),
     ],
 )
 def test_a_broken_template_is_reported_on_its_line(text: str, line: int, words: str) -> None:
@@ -113,8 +114,20 @@ VALUES = {
 
 
 def test_the_shipped_set_covers_domain_md_in_english_and_chinese() -> None:
-    kinds = ("problem-solution", "exchange-arranged", "follow-up", "ticket-clarify")
+    kinds = (
+        "problem-solution",
+        "exchange-arranged",
+        "follow-up",
+        "ticket-clarify",
+        "after-sales-package",
+        "logistics-check-package",
+        "review-invitation",
+    )
     assert sorted(f"{kind}-{lang}" for kind in kinds for lang in ("en", "zh")) == SHIPPED
+    # Templates for one package of a multi-package order name it.
+    for kind in ("after-sales-package", "logistics-check-package", "review-invitation"):
+        for lang in ("en", "zh"):
+            assert "sub_order_id" in load_template(SHIPPED_TEMPLATES, f"{kind}-{lang}").variables
 
 
 @pytest.mark.parametrize("name", SHIPPED)

@@ -3,7 +3,7 @@
 from datetime import UTC, datetime, timedelta
 
 from maild.domain import Direction
-from maild.threads.summary import ThreadMessage, summarize
+from maild.threads.summary import Event, ThreadMessage, summarize
 
 T0 = datetime(2026, 11, 23, 9, tzinfo=UTC)
 
@@ -16,6 +16,7 @@ def msg(
     customer: str | None = "buyer@relay.example",
     name: str | None = None,
     subs: tuple[str, ...] = (),
+    event: Event | None = None,
 ) -> ThreadMessage:
     return ThreadMessage(
         at=T0 + timedelta(hours=hours),
@@ -26,6 +27,7 @@ def msg(
         customer_address=customer,
         customer_name=name,
         sub_orders=subs,
+        event=event,
     )
 
 
@@ -84,3 +86,39 @@ def test_sub_orders_counted_once_and_after_sale_only_from_the_customer() -> None
     )
     assert (summary.sub_orders, summary.after_sale_sub_orders) == (3, 2)
     assert summary.messages == 3
+
+
+def test_a_hand_off_takes_the_conversation_off_the_clock_for_good() -> None:
+    summary = summarize([msg(0), msg(1, event="handoff"), msg(3), msg(4, "out"), msg(5)])
+    assert (summary.lifecycle, summary.awaiting_since) == ("escalated", None)
+    assert summary.escalated_at == T0 + timedelta(hours=1)
+    assert summary.answered == ()  # the platform's service answered, not the seller
+
+
+def test_a_returned_ticket_waits_for_the_platform_and_its_next_message_restarts_the_clock() -> None:
+    returned = summarize([msg(0), msg(1, "out", event="returned")])
+    assert (returned.lifecycle, returned.awaiting_since) == ("returned", None)
+    assert returned.answered == ((T0, T0 + timedelta(hours=1)),)
+    again = summarize([msg(0), msg(1, "out", event="returned"), msg(6)])
+    assert (again.lifecycle, again.awaiting_since) == (None, T0 + timedelta(hours=6))
+
+
+def test_a_closing_notice_closes_and_only_a_later_message_reopens() -> None:
+    closed = summarize([msg(0), msg(2), msg(3, event="closed")])
+    assert (closed.lifecycle, closed.awaiting_since) == ("closed", None)
+    reopened = summarize([msg(0), msg(3, event="closed"), msg(9)])
+    assert (reopened.lifecycle, reopened.awaiting_since) == (None, T0 + timedelta(hours=9))
+
+
+def test_an_ordinary_reply_does_not_return_a_ticket() -> None:
+    assert summarize([msg(0), msg(1, "out")]).lifecycle is None
+
+
+def test_an_automatic_hand_off_notice_still_hands_off_but_other_machine_mail_moves_nothing() -> (
+    None
+):
+    automatic = summarize([msg(0), msg(1, machine=True, event="handoff"), msg(2)])
+    assert (automatic.lifecycle, automatic.awaiting_since) == ("escalated", None)
+    assert automatic.last_inbound_at == T0 + timedelta(hours=2)
+    auto_reply = summarize([msg(0), msg(1, machine=True)])
+    assert (auto_reply.lifecycle, auto_reply.awaiting_since) == (None, T0)
