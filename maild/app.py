@@ -10,6 +10,7 @@ __all__ = ["OnceReport", "exposition", "reprocess", "run_forever", "run_once"]
 
 import asyncio
 import logging
+import os
 from collections.abc import Sequence
 from dataclasses import dataclass, field, replace
 
@@ -24,6 +25,7 @@ from maild.ingest.rules import rules_for
 from maild.ingest.sync import Clock
 from maild.metrics import Metrics
 from maild.outbound.sender import Sender, SendReport
+from maild.service_notify import ServiceNotifier
 from maild.sla.presets import mailbox_policies
 from maild.sla_ticker import SlaTicker
 from maild.store import Store
@@ -160,7 +162,8 @@ async def run_forever(
     host, port = server.server_address[:2]
     log.info("metrics listening address=%s:%s", host, port)
     try:
-        await Daemon(settings, store, clock, metrics, load=load).run()
+        notifier = ServiceNotifier.from_environ(os.environ)
+        await Daemon(settings, store, clock, metrics, load=load, notifier=notifier).run()
     finally:
         server.shutdown()
         server.server_close()
