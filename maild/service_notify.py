@@ -105,4 +105,5 @@ class ServiceNotifier:
             with socket.socket(socket.AF_UNIX, socket.SOCK_DGRAM | socket.SOCK_NONBLOCK) as sock:
                 sock.sendto(state.encode(), self._address)
         except OSError as exc:
-            log.error("service notification not sent state=%s error=%s", state.split("\n")[0], exc)
+            kind = state.split("=", 1)[0]
+            log.error("service notification not sent state=%s error=%s", kind, exc)

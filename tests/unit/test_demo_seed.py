@@ -1,5 +1,8 @@
 """What `maild demo` seeds: the shipped marketplace cases, and real mail with or without corpora."""
 
+import gzip
+import json
+from collections import Counter
 from email import message_from_bytes
 from pathlib import Path
 
@@ -28,3 +31,22 @@ def test_every_marketplace_case_goes_to_its_mailbox_and_the_corpus_to_the_first(
     assert any(s.startswith("Customer Care:") for s in walmart)
     assert any(s.startswith("Automatic reply:") for s in walmart)
     assert seed.total == seed.marketplace + seed.corpus == 11 + seed.corpus
+
+
+def test_from_a_corpora_folder_only_the_allowed_sets_are_taken_up_to_their_quotas(
+    tmp_path: Path,
+) -> None:
+    def record(source: str, n: int) -> dict[str, str]:
+        return {"source": source, "label": "x", "raw": f"Subject: {source} {n}\n\nbody\n"}
+
+    sources = ["trec06c-subset", "telecom-fraud-zh/label01", *QUOTAS]
+    records = [record(source, n) for n in range(20) for source in sources]
+    records.append({"source": "spamassassin/spam-2", "label": "spam", "body": "text only"})
+    with gzip.open(tmp_path / "dev.jsonl.gz", "wt", encoding="utf-8") as out:
+        out.writelines(json.dumps(r) + "\n" for r in records)
+
+    messages, origin = corpus_messages(tmp_path)
+
+    assert origin == str(tmp_path / "dev.jsonl.gz")
+    taken = [str(message_from_bytes(raw)["Subject"]).rsplit(" ", 1)[0] for raw in messages]
+    assert Counter(taken) == Counter(QUOTAS)
