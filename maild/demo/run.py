@@ -10,6 +10,7 @@ __all__ = ["run_demo"]
 
 import contextlib
 import json
+import os
 import re
 import shlex
 import signal
@@ -21,10 +22,14 @@ import urllib.request
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
-from maild.demo.seed import MAILBOXES, Seed, seed_messages
+from maild.clock import utcnow
+from maild.demo.seed import MAILBOXES, Seed, SeedMessage, seed_messages
 from maild.demo.servers import DemoServers, DemoUnavailable, start_servers
+
+if TYPE_CHECKING:
+    from tests.support.dovecot import ImapAccount
 
 STEPS = 4
 WAIT_S = 180.0
@@ -120,11 +125,23 @@ class Maild:
         return json.loads(done.stdout)
 
 
+def _deliver(account: "ImapAccount", messages: list[SeedMessage]) -> None:
+    """Into the Maildir, each with its arrival time as the file's mtime: Dovecot's INTERNALDATE."""
+    cur = account.server.maildir(account.username) / "cur"
+    for message in messages:
+        before = set(cur.iterdir()) if cur.is_dir() else set()
+        account.deliver([message.raw])
+        if message.received is not None:
+            stamp = message.received.timestamp()
+            for path in set(cur.iterdir()) - before:
+                os.utime(path, (stamp, stamp))
+
+
 def _write_config(directory: Path, servers: DemoServers, seed: Seed) -> Path:
     text = CONFIG_HEAD.format(directory=directory)
     for name, (preset, address) in MAILBOXES.items():
         account = servers.account()
-        account.deliver(seed.messages[name])
+        _deliver(account, seed.messages[name])
         password = directory / f"{name}.password"
         password.touch(mode=0o600)
         password.write_text(account.password + "\n")
@@ -282,7 +299,7 @@ def _demo(directory: Path, corpora: Path | None, keep: bool) -> None:
     with start_servers() as servers:
         imap, smtp = servers.dovecot, servers.smtp
         print(f"      IMAP on {imap.host}:{imap.port}, SMTP sink on {smtp.host}:{smtp.port}")
-        seed = seed_messages(corpora)
+        seed = seed_messages(corpora, utcnow())
         _step(
             2,
             f"seeding {seed.total} messages: {seed.marketplace} marketplace messages and "

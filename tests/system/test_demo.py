@@ -64,6 +64,8 @@ def test_demo_shows_every_item_of_the_tour_and_cleans_up(tmp_path: Path) -> None
     for order in ("2000123456789", "2000555666777", "6912345678901234567", "6921000000000000001"):
         assert re.search(rf"^\s+\d+\*?\s+\S+\s+{order}\s", table, re.M), order
     assert "no-reply-needed" in table  # the corpus's list mail: nobody waits for an answer
+    # Emma's question arrived 50 hours ago: past Walmart's 48 hours.
+    assert re.search(r"Emma Smith .* response-needed\s+2d2h\s+OVERDUE", table)
 
     flagged = section(output, "Flagged messages")
     assert "flagged <demo-dy-spam@coupon-center.example> as spam" in flagged

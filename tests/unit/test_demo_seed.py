@@ -3,11 +3,27 @@
 import gzip
 import json
 from collections import Counter
+from datetime import UTC, datetime, timedelta
 from email import message_from_bytes
+from email.utils import parsedate_to_datetime
 from pathlib import Path
 
 from maild.demo.corpus import QUOTAS, corpus_messages
 from maild.demo.seed import MAILBOXES, seed_messages
+
+NOW = datetime(2026, 3, 2, 12, 0, tzinfo=UTC)
+
+
+def test_shipped_cases_arrived_hours_ago_and_their_date_header_says_so() -> None:
+    walmart = seed_messages(None, NOW).messages["walmart-us"]
+    shipped = [m for m in walmart if m.received is not None]
+    assert len(shipped) == 8
+    for message in shipped:
+        date = parsedate_to_datetime(str(message_from_bytes(message.raw)["Date"]))
+        assert date == message.received
+        assert NOW - timedelta(hours=72) < date < NOW
+    # One past Walmart's 48 hours, so the table shows an overdue conversation.
+    assert min(m.received for m in shipped if m.received) <= NOW - timedelta(hours=48)
 
 
 def test_without_the_corpora_folder_the_shipped_sample_stands_in(tmp_path: Path) -> None:
@@ -19,11 +35,11 @@ def test_without_the_corpora_folder_the_shipped_sample_stands_in(tmp_path: Path)
 
 
 def test_every_marketplace_case_goes_to_its_mailbox_and_the_corpus_to_the_first() -> None:
-    seed = seed_messages(None)
+    seed = seed_messages(None, NOW)
     assert set(seed.messages) == set(MAILBOXES)
     subjects = {
-        name: [str(message_from_bytes(raw)["Subject"]) for raw in raws]
-        for name, raws in seed.messages.items()
+        name: [str(message_from_bytes(m.raw)["Subject"]) for m in messages]
+        for name, messages in seed.messages.items()
     }
     assert len(subjects["douyin-shop"]) == 3
     walmart = subjects["walmart-us"]
