@@ -10,6 +10,7 @@ from pathlib import Path
 
 from maild.demo.corpus import QUOTAS, corpus_messages
 from maild.demo.seed import MAILBOXES, seed_messages
+from tests.support.wheel_layout import run_in_wheel_layout
 
 NOW = datetime(2026, 3, 2, 12, 0, tzinfo=UTC)
 
@@ -66,3 +67,22 @@ def test_from_a_corpora_folder_only_the_allowed_sets_are_taken_up_to_their_quota
     assert origin == str(tmp_path / "dev.jsonl.gz")
     taken = [str(message_from_bytes(raw)["Subject"]).rsplit(" ", 1)[0] for raw in messages]
     assert Counter(taken) == Counter(QUOTAS)
+
+
+def test_installed_maild_seeds_from_its_package_and_says_the_demo_needs_a_checkout(
+    tmp_path: Path,
+) -> None:
+    probe = (
+        # The venv's editable install puts the checkout, tests/ included, on sys.path.
+        "import sys\n"
+        "sys.modules['tests'] = None\n"
+        "from datetime import UTC, datetime\n"
+        "from maild.cli import main\n"
+        "from maild.demo.seed import seed_messages\n"
+        "seed = seed_messages(None, datetime.now(UTC))\n"
+        "print(seed.marketplace, seed.corpus_origin)\n"
+        "print('exit', main(['demo', '--no-keep']))\n"
+    )
+    _, printed = run_in_wheel_layout(tmp_path, probe)
+    lines = printed.splitlines()
+    assert (lines[0], lines[-1]) == ("11 maild's sample", "exit 1")
