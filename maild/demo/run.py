@@ -327,6 +327,8 @@ def run_demo(directory: Path | None, corpora: Path | None, keep: bool) -> None:
             temporary = stack.enter_context(tempfile.TemporaryDirectory(prefix="maild-demo-"))
             directory = Path(temporary)
         directory.mkdir(parents=True, exist_ok=True)
+        for stale in directory.glob("maild.db*"):  # an earlier demo's, of servers now gone
+            stale.unlink()
         print(f"demo files in {directory}", flush=True)
         _demo(directory, corpora, keep)
 
