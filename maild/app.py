@@ -10,6 +10,7 @@ __all__ = ["OnceReport", "exposition", "reprocess", "run_forever", "run_once"]
 
 import asyncio
 import logging
+import os
 from collections.abc import Sequence
 from dataclasses import dataclass, field, replace
 
@@ -24,6 +25,7 @@ from maild.ingest.rules import rules_for
 from maild.ingest.sync import Clock
 from maild.metrics import Metrics
 from maild.outbound.sender import Sender, SendReport
+from maild.service_notify import ServiceNotifier
 from maild.sla.presets import mailbox_policies
 from maild.sla_ticker import SlaTicker
 from maild.store import Store
@@ -154,7 +156,8 @@ async def run_forever(
     """The daemon, with its metrics and health endpoints served for as long as it runs."""
     registry = CollectorRegistry()
     metrics = _metrics(settings, registry)
-    daemon = Daemon(settings, store, clock, metrics, load=load)
+    notifier = ServiceNotifier.from_environ(os.environ)
+    daemon = Daemon(settings, store, clock, metrics, load=load, notifier=notifier)
     folders = _readiness(settings, store, clock)
     server = serve(
         settings.metrics.host,

@@ -30,6 +30,7 @@ from maild.classify.artifact import ModelError
 from maild.clock import utcnow
 from maild.config import Settings, load_config
 from maild.daemon import Loader
+from maild.demo import commands as demo_commands
 from maild.errors import ConfigError, MaildError, StoreError
 from maild.ingest.pipeline import ALL_STATES
 from maild.logs import RedactingFilter, configure_logging
@@ -128,6 +129,7 @@ def _build_parser() -> argparse.ArgumentParser:
     sla_commands.add_parsers(commands)
     outbound_commands.add_parsers(commands)
     outbox_commands.add_parsers(commands)
+    demo_commands.add_parsers(commands)
     return parser
 
 
@@ -219,6 +221,7 @@ _CONFIGURED: dict[str, Callable[[Settings, argparse.Namespace, Loader], int]] = 
 _STANDALONE: dict[str, Callable[[argparse.Namespace], int]] = {
     **classify_commands.HANDLERS,
     **sla_commands.HANDLERS,
+    **demo_commands.HANDLERS,
 }
 
 

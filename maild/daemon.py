@@ -43,6 +43,7 @@ from maild.ingest.sync import Clock, sync_folder
 from maild.metrics import Metrics
 from maild.oauth import TokenProvider, token_provider
 from maild.outbound.sender import Sender
+from maild.service_notify import ServiceNotifier
 from maild.sla.presets import mailbox_policies
 from maild.sla_ticker import SLA_TICK_S, SlaTicker
 from maild.store import Store
@@ -88,6 +89,7 @@ class Daemon:
         backoff: Backoff = DEFAULT_BACKOFF,
         draw: Callable[[], float] = random.random,
         idle_renew_s: float = IDLE_RENEW_S,
+        notifier: ServiceNotifier | None = None,
     ) -> None:
         self._settings = settings
         self._store = store
@@ -97,6 +99,7 @@ class Daemon:
         self._backoff = backoff
         self._draw = draw
         self._idle_renew_s = idle_renew_s
+        self._notifier = notifier or ServiceNotifier(None)
         self._processor = Processor(store, clock, metrics, rules=rules_for(settings))
         self._running: dict[str, _Running] = {}
         self._landed = asyncio.Event()
@@ -129,14 +132,18 @@ class Daemon:
         processing = asyncio.create_task(self._process_forever())
         ticking = asyncio.create_task(self._sla_forever())
         sending = asyncio.create_task(self._outbox.run(self._stopping))
+        watchdog = asyncio.create_task(self._notifier.watchdog_forever(self._stopping))
         try:
             for name, settings in self._settings.mailboxes.items():
                 self._start(name, settings)
             await self.gateways.start()
             log.info("maild running mailboxes=%d", len(self._running))
+            self._notifier.ready()
             await self._stopping.wait()
             log.info("maild stopping")
         finally:
+            self._notifier.stopping()
+            await cancel_and_wait(watchdog)
             for sig in (signal.SIGTERM, signal.SIGINT, signal.SIGHUP):
                 loop.remove_signal_handler(sig)
             for reload in list(self._reloads):
@@ -292,7 +299,7 @@ class Daemon:
             self._changed.clear()
 
     async def _reload(self) -> None:
-        async with self._reload_lock:
+        async with self._reload_lock, self._notifier.reloading():
             if self._load is None:
                 log.warning("reload ignored: maild was not started from a config file")
                 return
