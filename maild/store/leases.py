@@ -26,6 +26,8 @@ from maild.store.tables import core_table
 _LEASE = core_table("mailbox_lease")
 _INSTANCE = core_table("maild_instance")
 _MAILBOX = core_table("mailbox")
+# A dead instance's heartbeat is kept this long (it counts as dead once expired).
+_FORGET = timedelta(hours=1)
 
 
 @dataclass(frozen=True, slots=True)
@@ -51,15 +53,16 @@ def renew(
     beats = session.execute(select(_INSTANCE.c.name, _INSTANCE.c.expires_at))
     live = live_instances({name: expires for name, expires in beats}, now)
     ids = _mailbox_ids(session, mailboxes)
-    if ids:
+    leases = _leases(session, ids)
+    missing = sorted(ids[name] for name in ids.keys() - leases.keys())
+    if missing:
         session.execute(
             insert(_LEASE)
-            .values([{"mailbox_id": key} for key in ids.values()])
+            .values([{"mailbox_id": key} for key in missing])
             .on_conflict_do_nothing(index_elements=["mailbox_id"])
         )
-    leases = _leases(session, ids)
     moves = plan(me, ids.keys(), leases, live, now)
-    held = [ids[name] for name in (*moves.keep, *moves.release)]
+    held = sorted(ids[name] for name in (*moves.keep, *moves.release))
     if held:
         session.execute(
             update(_LEASE)
@@ -80,7 +83,9 @@ def _heartbeat(session: Session, me: str, now: datetime, until: datetime) -> Non
         .values(name=me, started_at=now, expires_at=until)
         .on_conflict_do_update(index_elements=["name"], set_={"expires_at": until})
     )
-    session.execute(delete(_INSTANCE).where(_INSTANCE.c.expires_at <= now))
+    session.commit()
+    # Long dead only: deleting a row its instance is renewing now could deadlock.
+    session.execute(delete(_INSTANCE).where(_INSTANCE.c.expires_at <= now - _FORGET))
     session.commit()
 
 
