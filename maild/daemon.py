@@ -116,6 +116,7 @@ class Daemon:
         self._sla = SlaTicker(store, metrics, {})
         self._sla.configure(self._policies(settings))
         self._outbox = Sender(settings, store, clock, metrics, on_sent=self._landed.set, draw=draw)
+        self._processor.mailboxes = self._owned
 
     async def run(self) -> None:
         """Run until SIGTERM or SIGINT (or :meth:`stop`), then shut down cleanly."""
@@ -124,6 +125,8 @@ class Daemon:
         loop.add_signal_handler(signal.SIGINT, self.stop)
         loop.add_signal_handler(signal.SIGHUP, self.reload)
         self._landed.set()  # whatever an earlier run left unprocessed
+        if self._owned is not None:  # nothing is sent until a lease is taken
+            await self._outbox.own(self._owned)
         processing = asyncio.create_task(self._process_forever())
         ticking = asyncio.create_task(self._sla_forever())
         sending = asyncio.create_task(self._outbox.run(self._stopping))
