@@ -9,6 +9,7 @@ from pathlib import Path
 
 import pytest
 from prometheus_client import CollectorRegistry
+from sqlalchemy import create_engine, text
 
 from maild.config import Settings, load_config
 from maild.daemon import Daemon
@@ -76,6 +77,16 @@ def owned(metrics: Metrics, owner: str, mailboxes: int) -> set[str]:
     }
 
 
+def unprocessed(url: str) -> int:
+    engine = create_engine(url)
+    try:
+        with engine.connect() as connection:
+            query = "SELECT count(*) FROM message WHERE state = 'landed'"
+            return int(connection.execute(text(query)).scalar_one())
+    finally:
+        engine.dispose()
+
+
 def synced(metrics: Metrics, mailbox: str) -> float | None:
     return metrics.registry.get_sample_value(
         "maild_folder_last_sync_timestamp_seconds", {"mailbox": mailbox, "folder": "INBOX"}
@@ -118,6 +129,9 @@ async def test_two_daemons_split_the_mailboxes_and_a_clean_stop_hands_them_over_
                 await until(lambda: all(synced(metrics, box) for box in mine))  # noqa: B023
                 others = {f"shop-{n}" for n in range(4)} - mine
                 assert all(synced(metrics, box) is None for box in others)
+            # Stopped with a parse thread busy, a daemon would leave it a connection to
+            # the store this test closes next.
+            await until(lambda: unprocessed(fresh_postgres_url) == 0, 30)
         # Released at the clean stop: taken long before the leases would have expired.
         stopped = time.monotonic()
         await until(lambda: len(owned(b_metrics, "b", 4)) == 4, LEASE_S / 2)
