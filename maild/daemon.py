@@ -159,6 +159,9 @@ class Daemon:
             await cancel_and_wait(sending)
             if self._keeper is not None:
                 await self._keeper.leave()
+            # A tick in its thread ends, not abandoned: it holds a database connection.
+            self._changed.set()
+            await asyncio.wait([ticking], timeout=STOP_GRACE_S)
             await cancel_and_wait(ticking)
             await cancel_and_wait(processing)
             await asyncio.to_thread(self._processor.close)

@@ -136,3 +136,4 @@ async def test_two_daemons_split_the_mailboxes_and_a_clean_stop_hands_them_over_
         stopped = time.monotonic()
         await until(lambda: len(owned(b_metrics, "b", 4)) == 4, LEASE_S / 2)
         print(f"handed over {time.monotonic() - stopped:.1f}s after a clean stop")
+        await until(lambda: all(synced(b_metrics, f"shop-{n}") for n in range(4)))
