@@ -8,6 +8,8 @@ lands. SIGTERM or SIGINT: no further batch is fetched, batches already fetched
 land, connections log out, and ``run`` returns. SIGHUP: the config is read again;
 mailboxes added, removed or changed start, stop or restart, and a config that
 does not load is refused with its problems logged while the running one goes on.
+On PostgreSQL several instances share the mailboxes: each runs, processes, sends and
+reports only those it holds the lease of (maild.lease_keeper).
 """
 
 __all__ = ["IDLE_RENEW_S", "STOP_GRACE_S", "Daemon"]
@@ -40,10 +42,12 @@ from maild.ingest.mailbox import (
 from maild.ingest.pipeline import Processor
 from maild.ingest.rules import rules_for
 from maild.ingest.sync import Clock, sync_folder
+from maild.lease_keeper import LeaseKeeper, instance_name
 from maild.metrics import Metrics
 from maild.oauth import TokenProvider, token_provider
 from maild.outbound.sender import Sender
 from maild.service_notify import ServiceNotifier
+from maild.sla.policy import SlaPolicy
 from maild.sla.presets import mailbox_policies
 from maild.sla_ticker import SLA_TICK_S, SlaTicker
 from maild.store import Store
@@ -107,8 +111,15 @@ class Daemon:
         self._reload_lock = asyncio.Lock()
         self._reloads: set[asyncio.Task[None]] = set()
         self._changed = asyncio.Event()
+        self._me = instance_name(settings.database.instance)
+        self._keeper: LeaseKeeper | None = None
+        # None: this instance is the only one and owns every configured mailbox.
+        self._owned: frozenset[str] | None = None
+        if store.leased:
+            self._keeper = LeaseKeeper(store, self._me, settings.database.lease_period_s, clock)
+            self._owned = frozenset()
         self._sla = SlaTicker(store, metrics, {})
-        self._sla.configure(mailbox_policies(settings))
+        self._sla.configure(self._policies(settings))
         self._outbox = Sender(settings, store, clock, metrics, on_sent=self._landed.set, draw=draw)
         # The SMTP submission gateway (maild.gateway); readiness asks it for its problems.
         self.gateways = Gateways(
@@ -121,6 +132,7 @@ class Daemon:
             on_refused=self._changed.set,
             grace_s=STOP_GRACE_S,
         )
+        self._processor.mailboxes = self._owned
 
     async def run(self) -> None:
         """Run until SIGTERM or SIGINT (or :meth:`stop`), then shut down cleanly."""
@@ -129,13 +141,20 @@ class Daemon:
         loop.add_signal_handler(signal.SIGINT, self.stop)
         loop.add_signal_handler(signal.SIGHUP, self.reload)
         self._landed.set()  # whatever an earlier run left unprocessed
+        if self._owned is not None:  # nothing is sent until a lease is taken
+            await self._outbox.own(self._owned)
         processing = asyncio.create_task(self._process_forever())
         ticking = asyncio.create_task(self._sla_forever())
         sending = asyncio.create_task(self._outbox.run(self._stopping))
         watchdog = asyncio.create_task(self._notifier.watchdog_forever(self._stopping))
+        leasing = asyncio.create_task(self._lease_forever())
         try:
             for name, settings in self._settings.mailboxes.items():
-                self._start(name, settings)
+                if self._owns(name):
+                    self._start(name, settings)
+                else:
+                    self._metrics.mailbox_removed(name, settings.imap.folders)
+            self._show_leases()
             await self.gateways.start()
             log.info("maild running mailboxes=%d", len(self._running))
             self._notifier.ready()
@@ -148,6 +167,10 @@ class Daemon:
                 loop.remove_signal_handler(sig)
             for reload in list(self._reloads):
                 await cancel_and_wait(reload)
+            # A lease round in progress ends (it may stop or start mailboxes) before
+            # the mailboxes stop, and the leases are given up only after that.
+            await asyncio.wait([leasing], timeout=STOP_GRACE_S)
+            await cancel_and_wait(leasing)
             # A message being sent gets the same grace as the folders, beside them; one
             # cancelled later is recovered at the next start (maild.outbound.outbox).
             # The gateway's messages are committed before their 250, so the sender
@@ -158,6 +181,11 @@ class Daemon:
                 self.gateways.stop(),
             )
             await cancel_and_wait(sending)
+            if self._keeper is not None:
+                await self._keeper.leave()
+            # A tick in its thread ends, not abandoned: it holds a database connection.
+            self._changed.set()
+            await asyncio.wait([ticking], timeout=STOP_GRACE_S)
             await cancel_and_wait(ticking)
             await cancel_and_wait(processing)
             await asyncio.to_thread(self._processor.close)
@@ -173,6 +201,47 @@ class Daemon:
         task = asyncio.get_running_loop().create_task(self._reload())
         self._reloads.add(task)
         task.add_done_callback(self._reloads.discard)
+
+    def _owns(self, name: str) -> bool:
+        return self._owned is None or name in self._owned
+
+    def _policies(self, settings: Settings) -> dict[str, SlaPolicy | None]:
+        """Deadline policies of the owned mailboxes: their gauges are this instance's."""
+        return {n: p for n, p in mailbox_policies(settings).items() if self._owns(n)}
+
+    def _show_leases(self) -> None:
+        folders = {n: m.imap.folders for n, m in self._settings.mailboxes.items()}
+        owned = folders.keys() if self._owned is None else self._owned
+        self._metrics.leases(self._me, folders, owned)
+
+    async def _lease_forever(self) -> None:
+        if self._keeper is not None:
+            await self._keeper.run(self._stopping, lambda: self._settings.mailboxes, self._own)
+
+    async def _own(self, owned: frozenset[str]) -> None:
+        """Run exactly the ``owned`` mailboxes: stop those given up, start those taken."""
+        async with self._reload_lock:
+            mailboxes = self._settings.mailboxes
+            owned &= mailboxes.keys()
+            before = self._owned or frozenset()
+            if owned == before:
+                return
+            await self._outbox.own(owned)
+            self._owned = owned
+            await asyncio.gather(
+                *(self._stop_mailbox(n) for n in before - owned if n in self._running)
+            )
+            for name in before - owned:
+                self._metrics.mailbox_removed(name, mailboxes[name].imap.folders)
+            for name in owned - before:
+                folders, paused = mailboxes[name].imap.folders, mailboxes[name].paused
+                self._metrics.mailbox_configured(name, folders, paused=paused)
+                self._start(name, mailboxes[name])
+            self._processor.mailboxes = owned
+            self._sla.configure(self._policies(self._settings))
+            self._show_leases()
+            self._changed.set()
+            self._landed.set()  # what the last owner landed and left unprocessed
 
     def _start(self, name: str, settings: MailboxSettings) -> None:
         def obtained(at: datetime) -> None:
@@ -343,15 +412,21 @@ class Daemon:
         )
         for name in removed:
             self._metrics.mailbox_removed(name, old.mailboxes[name].imap.folders)
+        if self._owned is not None:
+            self._owned -= removed
         for name, settings in starting.items():
-            self._metrics.mailbox_configured(name, settings.imap.folders, paused=settings.paused)
-            self._start(name, settings)
+            if self._owns(name):
+                self._metrics.mailbox_configured(
+                    name, settings.imap.folders, paused=settings.paused
+                )
+                self._start(name, settings)
         self._processor.rules = rules
-        self._sla.configure(mailbox_policies(new))
+        self._settings = new
+        self._sla.configure(self._policies(new))
         self._outbox.configure(new)
         await self.gateways.configure(new)
+        self._show_leases()
         self._changed.set()
-        self._settings = new
         log.info(
             "config reloaded added=%d removed=%d changed=%d unchanged=%d",
             len(added),

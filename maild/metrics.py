@@ -8,6 +8,7 @@ an address or a subject (CONVENTIONS 3); tests assert it.
 __all__ = ["Metrics"]
 
 import contextlib
+from collections.abc import Collection, Mapping
 
 from prometheus_client import CollectorRegistry, Counter, Gauge, Histogram
 
@@ -175,6 +176,15 @@ class Metrics:
             registry=registry,
         )
         self._paused: dict[str, str] = {}
+        # "owner", not "instance": Prometheus gives every scraped series an instance label.
+        self._lease_owned = Gauge(
+            "maild_lease_owned",
+            "1 for each folder this instance (owner) holds the mailbox's lease of, 0 for the"
+            " other folders it is configured for; summed over owners, 1 per folder.",
+            ["mailbox", "folder", "owner"],
+            registry=registry,
+        )
+        self._leased: set[tuple[str, str, str]] = set()
         Gauge(
             "maild_build_info",
             "The maild version running (always 1).",
@@ -233,6 +243,17 @@ class Metrics:
             oldest, soonest = shot.oldest.get(mailbox), shot.next_deadline.get(mailbox)
             self._oldest.labels(mailbox).set(oldest.timestamp() if oldest else 0)
             self._next_deadline.labels(mailbox).set(soonest.timestamp() if soonest else 0)
+
+    def leases(
+        self, owner: str, folders: Mapping[str, tuple[str, ...]], owned: Collection[str]
+    ) -> None:
+        """Show who owns what: the ``folders`` of every configured mailbox, 1 if owned."""
+        series = {(m, f, owner): m in owned for m, names in folders.items() for f in names}
+        for gone in self._leased - series.keys():
+            _discard(self._lease_owned, *gone)
+        for labels, held in series.items():
+            self._lease_owned.labels(*labels).set(1 if held else 0)
+        self._leased = set(series)
 
     def first_response(self, mailbox: str, kind: str, seconds: float) -> None:
         self._first_response.labels(mailbox, kind).observe(seconds)

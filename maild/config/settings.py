@@ -253,6 +253,10 @@ class DatabaseSettings(_Model):
     """Where the store lives; the loader supplies the default from the environment."""
 
     url: Annotated[str, AfterValidator(_database_url)]
+    # Several `maild run` on one PostgreSQL database share its mailboxes through leases:
+    # this instance's name in them (None: host:pid) and how long one lasts unrenewed.
+    instance: Annotated[str, Field(max_length=255), AfterValidator(_line)] | None = None
+    lease_period_s: Annotated[float, Field(ge=1, le=3600, allow_inf_nan=False)] = 30.0
 
 
 class MetricsSettings(_Model):

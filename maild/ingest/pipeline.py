@@ -15,7 +15,7 @@ import asyncio
 import logging
 import multiprocessing
 import os
-from collections.abc import Mapping, Sequence
+from collections.abc import Collection, Mapping, Sequence
 from concurrent.futures import Executor, ProcessPoolExecutor
 from dataclasses import dataclass
 
@@ -65,6 +65,9 @@ class Processor:
         self._pool: Executor | None = None
         # Each mailbox's preset and model; replaced when a reload changes mailboxes.
         self.rules: Mapping[str, MailboxRules] = rules or {}
+        # The mailboxes this instance owns, when instances share them (maild.leases);
+        # None: all of them. Two instances never process one message.
+        self.mailboxes: Collection[str] | None = None
 
     def _executor(self, rows: int) -> Executor | None:
         if self._pool is None and rows >= self._batch and self._store.shareable:
@@ -98,6 +101,7 @@ class Processor:
         self, *, states: Sequence[str] = LANDED, mailbox: str | None = None
     ) -> ProcessReport:
         """Process every message currently in ``states`` (optionally of one mailbox)."""
+        mailboxes = self.mailboxes if mailbox is None else (mailbox,)
         in_flight: set[asyncio.Future[BatchReport]] = set()
         total = ProcessReport()
         after = 0
@@ -107,7 +111,7 @@ class Processor:
                 states=states,
                 after_pk=after,
                 limit=self._batch,
-                mailbox=mailbox,
+                mailboxes=mailboxes,
             )
             if pks:
                 after = pks[-1]

@@ -23,7 +23,7 @@ class MailboxRules:
     model: str | None = None
 
 
-def _model(name: str, configured: str | None, base: Path) -> str | None:
+def _model(name: str, configured: str | None, base: Path, checked: set[Path]) -> str | None:
     # Imported here so that parse workers, which import this module for MailboxRules,
     # do not load numpy and scikit-learn.
     from maild.classify.model import load_model
@@ -41,17 +41,21 @@ def _model(name: str, configured: str | None, base: Path) -> str | None:
         path = DEFAULT_MODEL
     else:
         path = base / configured
-    load_model(path)  # refuses a missing, tampered or foreign file with a clear error
-    return str(path.resolve())
+    path = path.resolve()
+    if path not in checked:  # mailboxes sharing a model (most do) load it once
+        load_model(path)  # refuses a missing, tampered or foreign file with a clear error
+        checked.add(path)
+    return str(path)
 
 
 def rules_for(settings: Settings) -> dict[str, MailboxRules]:
     """Rules of every mailbox; a relative model path starts at the config file's directory."""
     base = settings.source.parent if settings.source else Path.cwd()
+    checked: set[Path] = set()
     return {
         name: MailboxRules(
             load_preset(mailbox.preset, mailbox.order_patterns),
-            _model(name, mailbox.classifier_model, base),
+            _model(name, mailbox.classifier_model, base, checked),
         )
         for name, mailbox in settings.mailboxes.items()
     }

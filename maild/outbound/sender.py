@@ -13,8 +13,9 @@ Interrupted attempts (``sending`` rows a dead maild left) are recovered, not
 resent blindly: see :mod:`maild.outbound.outbox` for the protocol and its window.
 The daemon recovers them all when it starts, and later (like ``run --once``) only
 those started more than ``STALE_ATTEMPT`` ago, so it never takes another maild's live
-attempt for a dead one. Two daemons sharing one database are not supported until
-mailboxes have owners (leases).
+attempt for a dead one. Instances sharing a PostgreSQL database each send only for the
+mailboxes they own (maild.leases); a mailbox changes owner only between two attempts
+(:meth:`Sender.own`), so its new owner recovers at once what a dead owner left.
 """
 
 from __future__ import annotations
@@ -94,11 +95,26 @@ class Sender:
         self._tokens: dict[tuple[str, str], TokenProvider | None] = {}
         self._copies_due = clock()
         self._due = asyncio.Event()
+        # None: every mailbox (one instance); else those this instance owns.
+        self._owned: frozenset[str] | None = None
+        self._fresh: frozenset[str] = frozenset()
+        self._sending = asyncio.Lock()
 
     def configure(self, settings: Settings) -> None:
         """Use a reloaded config from the next message on."""
         self._settings = settings
         self._tokens.clear()
+
+    async def own(self, owned: frozenset[str]) -> None:
+        """Send only for ``owned`` from now on; waits for an attempt in flight to end.
+
+        The attempts interrupted in a newly owned mailbox are recovered at the next
+        flush, whatever their age: its last owner has stopped, or died.
+        """
+        async with self._sending:
+            before = frozenset() if self._owned is None else self._owned
+            self._fresh |= owned - before
+            self._owned = owned
 
     @property
     def _retry(self) -> RetryPolicy:
@@ -112,7 +128,7 @@ class Sender:
 
     async def run(self, stop: asyncio.Event) -> None:
         """Recover, then send until ``stop``, looking for new messages every poll interval."""
-        await self._recover(SendReport(), started_before=None)
+        await self._recover(SendReport(), started_before=None, mailboxes=self._owned)
         while not stop.is_set():
             self._due.clear()
             try:
@@ -139,9 +155,13 @@ class Sender:
     async def flush(self, report: SendReport) -> None:
         # Stale ones only: an attempt of another maild on this database may be live. This
         # also picks up an attempt this process could not record (a database error).
-        await self._recover(report, started_before=self._clock() - STALE_ATTEMPT)
+        if self._fresh:
+            fresh, self._fresh = self._fresh, frozenset()
+            await self._recover(report, started_before=None, mailboxes=fresh)
+        stale = self._clock() - STALE_ATTEMPT
+        await self._recover(report, started_before=stale, mailboxes=self._owned)
         while True:
-            due = await self._db(partial(rows.due, now=self._clock()))
+            due = await self._db(partial(rows.due, now=self._clock(), mailboxes=self._owned))
             if not due:
                 break
             for row in due:
@@ -169,6 +189,11 @@ class Sender:
         return await self._db(partial(rows.apply, row=row, entry=entry))
 
     async def _attempt(self, row: OutboxRow, report: SendReport) -> None:
+        async with self._sending:
+            if self._owned is None or row.mailbox in self._owned:
+                await self._send(row, report)
+
+    async def _send(self, row: OutboxRow, report: SendReport) -> None:
         mailbox = self._settings.mailboxes.get(row.mailbox)
         raw = await self._db(partial(rows.raw, row=row))
         claimed = claim(row.entry, self._clock())
@@ -255,8 +280,15 @@ class Sender:
             if folder is not None:
                 await work(imap, folder)
 
-    async def _recover(self, report: SendReport, started_before: datetime | None) -> None:
-        stuck = await self._db(partial(rows.interrupted, started_before=started_before))
+    async def _recover(
+        self,
+        report: SendReport,
+        started_before: datetime | None,
+        mailboxes: frozenset[str] | None,
+    ) -> None:
+        stuck = await self._db(
+            partial(rows.interrupted, started_before=started_before, mailboxes=mailboxes)
+        )
         for row in stuck:
             try:
                 found = await self._db(partial(rows.stored_out, row=row))
@@ -292,7 +324,11 @@ class Sender:
         return found
 
     async def _copy_all(self, report: SendReport) -> None:
-        names = [n for n in self._settings.mailboxes if self._sent_folder(n) is not None]
+        names = [
+            n
+            for n in self._settings.mailboxes
+            if self._sent_folder(n) is not None and (self._owned is None or n in self._owned)
+        ]
         pending = await self._db(partial(rows.uncopied, mailboxes=names))
         by_mailbox: dict[str, list[OutboxRow]] = {}
         for row in pending:

@@ -14,7 +14,7 @@ from datetime import datetime
 from typing import Any, Literal, TypeVar, overload
 
 from sqlalchemy import Engine, func, select
-from sqlalchemy.exc import DBAPIError, SQLAlchemyError
+from sqlalchemy.exc import DBAPIError, IntegrityError, SQLAlchemyError
 from sqlmodel import Session, col
 from sqlmodel import select as select_rows
 
@@ -103,6 +103,12 @@ class Store:
         return url.get_backend_name() != "sqlite" or url.database not in (None, "", ":memory:")
 
     @property
+    def leased(self) -> bool:
+        """Whether instances share out its mailboxes by lease: PostgreSQL, where several
+        may run; a SQLite file has one, which owns everything at no cost."""
+        return self._engine.url.get_backend_name() == "postgresql"
+
+    @property
     def engine(self) -> Engine:
         return self._engine
 
@@ -115,16 +121,27 @@ class Store:
             return work(session)
 
     def ensure_mailboxes(self, mailboxes: dict[str, str], now: datetime) -> None:
-        """Create rows for configured mailboxes (name -> address); existing ones keep their id."""
+        """Create rows for configured mailboxes (name -> address); existing ones keep their id.
+
+        Instances starting together on one PostgreSQL database may create the same row:
+        the one that loses that race reads the winner's row and tries again.
+        """
         with self._session() as session:
-            existing = {m.name: m for m in session.exec(select_rows(Mailbox))}
-            for name, address in mailboxes.items():
-                row = existing.get(name)
-                if row is None:
-                    session.add(Mailbox(name=name, address=address, created_at=now))
-                elif row.address != address:
-                    row.address = address
-            session.commit()
+            for attempt in (1, 2, 3):
+                try:
+                    existing = {m.name: m for m in session.exec(select_rows(Mailbox))}
+                    for name, address in mailboxes.items():
+                        row = existing.get(name)
+                        if row is None:
+                            session.add(Mailbox(name=name, address=address, created_at=now))
+                        elif row.address != address:
+                            row.address = address
+                    session.commit()
+                    return
+                except IntegrityError:
+                    session.rollback()
+                    if attempt == 3:
+                        raise
 
     def folder_state(self, mailbox: str, folder: str) -> FolderState:
         with self._session() as session:
@@ -188,16 +205,16 @@ class Store:
         states: Sequence[str] = ("landed",),
         after_pk: int = 0,
         limit: int = 200,
-        mailbox: str | None = None,
+        mailboxes: Collection[str] | None = None,
     ) -> list[int]:
-        """Keys of messages in ``states`` after ``after_pk``, oldest first.
+        """Keys of messages in ``states`` after ``after_pk``, oldest first (of ``mailboxes``).
 
         Only keys: the bytes are read by whoever parses them (a worker process), so
         they never pass through the process that lands mail.
         """
         with self._session() as session:
             return processed.pending(
-                session, states=states, after_pk=after_pk, limit=limit, mailbox=mailbox
+                session, states=states, after_pk=after_pk, limit=limit, mailboxes=mailboxes
             )
 
     def raw_messages(self, pks: Sequence[int]) -> list[LandedMessage]:

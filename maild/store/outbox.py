@@ -263,17 +263,27 @@ def _row(row: Any) -> OutboxRow:
     )
 
 
-def due(session: Session, now: datetime, limit: int = 100) -> list[OutboxRow]:
+def _of(mailboxes: Collection[str] | None) -> list[ColumnElement[bool]]:
+    """Only the rows of ``mailboxes`` (those this instance owns); None: every row."""
+    return [] if mailboxes is None else [_MAILBOX.c.name.in_(list(mailboxes))]
+
+
+def due(
+    session: Session, now: datetime, limit: int = 100, mailboxes: Collection[str] | None = None
+) -> list[OutboxRow]:
     o = _OUTBOX.c
     return _rows(
         session,
         o.state == "queued",
         or_(o.next_attempt_at.is_(None), o.next_attempt_at <= now),
+        *_of(mailboxes),
         limit=limit,
     )
 
 
-def interrupted(session: Session, started_before: datetime | None) -> list[OutboxRow]:
+def interrupted(
+    session: Session, started_before: datetime | None, mailboxes: Collection[str] | None = None
+) -> list[OutboxRow]:
     """Rows left in ``sending`` by a maild that stopped mid-attempt.
 
     ``started_before``: only attempts that began before it (None: all), so that a
@@ -281,7 +291,7 @@ def interrupted(session: Session, started_before: datetime | None) -> list[Outbo
     """
     o = _OUTBOX.c
     started = [] if started_before is None else [o.attempted_at < started_before]
-    return _rows(session, o.state == "sending", *started)
+    return _rows(session, o.state == "sending", *started, *_of(mailboxes))
 
 
 def uncopied(session: Session, mailboxes: Sequence[str]) -> list[OutboxRow]:

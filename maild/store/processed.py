@@ -6,7 +6,7 @@ messages a second, and per-object ORM writes would cost a third of that.
 
 __all__ = ["MAX_STORED_TEXT", "pending", "raw_messages", "save_processed"]
 
-from collections.abc import Sequence
+from collections.abc import Collection, Sequence
 from datetime import datetime
 from typing import Any
 
@@ -38,7 +38,7 @@ def pending(
     states: Sequence[str],
     after_pk: int,
     limit: int,
-    mailbox: str | None = None,
+    mailboxes: Collection[str] | None = None,
 ) -> list[int]:
     query = (
         select(_MESSAGE.c.id)
@@ -46,9 +46,9 @@ def pending(
         .order_by(_MESSAGE.c.id)
         .limit(limit)
     )
-    if mailbox is not None:
+    if mailboxes is not None:
         query = query.join(_MAILBOX, _MAILBOX.c.id == _MESSAGE.c.mailbox_id).where(
-            _MAILBOX.c.name == mailbox
+            _MAILBOX.c.name.in_(list(mailboxes))
         )
     return list(session.execute(query).scalars())
 

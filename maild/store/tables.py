@@ -11,8 +11,10 @@ __all__ = [
     "Feedback",
     "FirstResponse",
     "Folder",
+    "Instance",
     "Label",
     "Mailbox",
+    "MailboxLease",
     "Message",
     "MessageLocation",
     "MessageOrder",
@@ -336,6 +338,31 @@ class OutboxItem(SQLModel, table=True):
     smtp_reply: str | None = Field(default=None)
     copied_at: datetime | None = Field(default=None, sa_type=UTCDateTime)
     attempted_at: datetime | None = Field(default=None, sa_type=UTCDateTime)
+
+
+class MailboxLease(SQLModel, table=True):
+    """Which maild instance owns a mailbox, until when (maild.leases, maild.store.leases).
+
+    Only instances sharing a PostgreSQL database use it. ``owner`` NULL: released.
+    """
+
+    __tablename__ = "mailbox_lease"
+
+    mailbox_id: int = Field(foreign_key="mailbox.id", primary_key=True)
+    owner: str | None = Field(default=None, max_length=255)
+    expires_at: datetime | None = Field(default=None, sa_type=UTCDateTime)
+    acquired_at: datetime | None = Field(default=None, sa_type=UTCDateTime)
+
+
+class Instance(SQLModel, table=True):
+    """A live maild instance's heartbeat, renewed with its leases: how instances count
+    each other to share the mailboxes fairly. Rows of dead instances are deleted."""
+
+    __tablename__ = "maild_instance"
+
+    name: str = Field(primary_key=True, max_length=255)
+    started_at: datetime = Field(sa_type=UTCDateTime)
+    expires_at: datetime = Field(sa_type=UTCDateTime)
 
 
 def core_table(name: str) -> Table:

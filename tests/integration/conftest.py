@@ -25,3 +25,10 @@ def database_url(request: pytest.FixtureRequest, tmp_path: Path) -> Iterator[str
     url: str = request.getfixturevalue("postgres_url")
     _reset_postgres(url)
     yield url
+
+
+@pytest.fixture
+def fresh_postgres_url(postgres_url: str) -> str:
+    """The session's PostgreSQL database, emptied: for what only PostgreSQL does (leases)."""
+    _reset_postgres(postgres_url)
+    return postgres_url

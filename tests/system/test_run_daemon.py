@@ -6,14 +6,13 @@ import socket
 import subprocess
 import sys
 import time
-import urllib.request
-from collections.abc import Callable
 from pathlib import Path
 
 import pytest
 from sqlalchemy import create_engine, text
 
 from tests.support.config_files import mailbox_table, password_variable, write_config
+from tests.support.daemons import eventually, scrape, start_daemon
 from tests.support.dovecot import DovecotServer, ImapAccount
 from tests.support.mailgen import make_message, make_messages
 
@@ -27,15 +26,6 @@ def free_port() -> int:
     return port
 
 
-def eventually(check: Callable[[], bool], timeout: float = 20.0) -> None:
-    """Wait for an outcome of another process, bounded; never a fixed sleep."""
-    deadline = time.monotonic() + timeout
-    while not check():
-        if time.monotonic() > deadline:
-            raise AssertionError("condition not met in time")
-        time.sleep(0.05)
-
-
 def count(db: Path, state: str | None = None) -> int:
     """Messages landed (in ``state``, if given)."""
     engine = create_engine(f"sqlite:///{db}")
@@ -47,12 +37,6 @@ def count(db: Path, state: str | None = None) -> int:
         return 0
     finally:
         engine.dispose()
-
-
-def scrape(port: int) -> str:
-    with urllib.request.urlopen(f"http://127.0.0.1:{port}/metrics", timeout=5) as response:
-        body: bytes = response.read()
-    return body.decode()
 
 
 def test_daemon_ingests_new_mail_serves_metrics_and_exits_cleanly_on_sigterm(
@@ -90,16 +74,6 @@ def test_daemon_ingests_new_mail_serves_metrics_and_exits_cleanly_on_sigterm(
             daemon.communicate()
     assert daemon.returncode == 0, err
     assert "maild stopped" in err
-
-
-def start_daemon(config: Path, env: dict[str, str], log: Path) -> "subprocess.Popen[bytes]":
-    # The log goes to a file: a pipe nobody reads would block maild once it is full.
-    with log.open("wb") as sink:
-        return subprocess.Popen(
-            [sys.executable, "-m", "maild", "--config", str(config), "run"],
-            env=env,
-            stderr=sink,
-        )
 
 
 def stop_daemon(daemon: "subprocess.Popen[bytes]") -> float:

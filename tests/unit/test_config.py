@@ -230,7 +230,7 @@ def test_wrongly_shaped_tables_are_problems_not_crashes(
         (
             "[database]\nzzz = 1\n",
             "database.zzz",
-            "unknown key 'zzz' (allowed here: url)",
+            "unknown key 'zzz' (allowed here: url, instance, lease_period_s)",
         ),
     ],
     ids=["top-level-table", "metrics", "imap", "no-close-match"],

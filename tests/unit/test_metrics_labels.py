@@ -25,6 +25,7 @@ ALLOWED = {
     "reason",
     "version",
     "paused",
+    "owner",
     "le",
 }
 POLICY = SlaPolicy(
@@ -48,6 +49,7 @@ def exported(mailboxes: int, conversations: int) -> list[tuple[str, dict[str, st
         metrics.sla_configured(name, POLICY.kinds)
         metrics.folder_synced(name, "INBOX", NOW.timestamp())
         metrics.oauth_token_obtained(name, NOW.timestamp())
+    metrics.leases("db1.example:4242", {n: ("INBOX", "Support") for n in names}, names[::2])
     waiting = [
         Waiting(names[i % mailboxes], NOW - timedelta(minutes=7 * i), ("urgent",) if i % 5 else ())
         for i in range(conversations)

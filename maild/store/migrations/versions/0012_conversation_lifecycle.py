@@ -8,8 +8,8 @@ came, and ``escalation_counted`` says a daemon counted it in
 maild_conversations_escalated_total. Existing conversations start open: their
 messages were tagged before hand-off and closing notices were recognised.
 
-Revision ID: 0013
-Revises: 0010
+Revision ID: 0012
+Revises: 0011
 Create Date: 2026-11-24
 """
 
@@ -18,8 +18,8 @@ from alembic import op
 
 from maild.store.types import UTCDateTime
 
-revision = "0013"
-down_revision = "0010"
+revision = "0012"
+down_revision = "0011"
 branch_labels = None
 depends_on = None
 
