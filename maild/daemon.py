@@ -188,6 +188,7 @@ class Daemon:
             await asyncio.wait([ticking], timeout=STOP_GRACE_S)
             await cancel_and_wait(ticking)
             await cancel_and_wait(processing)
+            await self._processor.settle(STOP_GRACE_S)
             await asyncio.to_thread(self._processor.close)
         log.info("maild stopped")
 

@@ -68,6 +68,9 @@ class Processor:
         # The mailboxes this instance owns, when instances share them (maild.leases);
         # None: all of them. Two instances never process one message.
         self.mailboxes: Collection[str] | None = None
+        # Batches handed out and not yet done: one in a thread of this process goes on
+        # using the store after the task that awaited it is cancelled (see settle()).
+        self._running: set[asyncio.Future[BatchReport]] = set()
 
     def _executor(self, rows: int) -> Executor | None:
         if self._pool is None and rows >= self._batch and self._store.shareable:
@@ -85,12 +88,22 @@ class Processor:
         loop = asyncio.get_running_loop()
         pool = self._executor(len(pks))
         if pool is None:
-            return loop.run_in_executor(
+            future = loop.run_in_executor(
                 None, process_batch, self._store, pks, self._clock(), self.rules
             )
-        return loop.run_in_executor(
-            pool, process_in_worker, self._store.url, pks, self._clock(), self.rules
-        )
+        else:
+            future = loop.run_in_executor(
+                pool, process_in_worker, self._store.url, pks, self._clock(), self.rules
+            )
+        self._running.add(future)
+        future.add_done_callback(self._running.discard)
+        return future
+
+    async def settle(self, grace_s: float) -> None:
+        """Wait up to ``grace_s`` for the batches still running after :meth:`run` was
+        cancelled, so that none is left writing to a store its owner is closing."""
+        if self._running:
+            await asyncio.wait(set(self._running), timeout=grace_s)
 
     def close(self) -> None:
         pool, self._pool = self._pool, None
