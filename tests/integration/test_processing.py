@@ -1,5 +1,7 @@
 """Processing: every landed message is parsed or quarantined, and one bad message stops nothing."""
 
+import asyncio
+import contextlib
 import json
 import random
 from datetime import UTC, datetime
@@ -223,3 +225,28 @@ async def test_machine_mail_is_stored_marked_with_its_kind_and_people_mail_is_no
     assert report.processed == 3
     assert kinds == ["out_of_office", "bounce", None]
     assert store.stats().mailboxes["shop"].machine == 2
+
+
+async def test_a_batch_left_running_in_a_thread_is_finished_before_the_store_closes(
+    store: Store,
+) -> None:
+    # Fewer messages than a batch are parsed in a thread of this process; cancelling the
+    # task that awaits them does not stop that thread, which goes on writing to the store.
+    land(store, [make_message(i, 0) for i in range(60)])
+    handed_out = asyncio.Event()
+
+    def clock() -> datetime:
+        handed_out.set()  # the processor reads the clock as it hands a batch out
+        return NOW
+
+    processor = Processor(store, clock)
+    running = asyncio.create_task(processor.run())
+    await asyncio.wait_for(handed_out.wait(), timeout=30)
+    running.cancel()
+    with contextlib.suppress(asyncio.CancelledError):
+        await running
+
+    await processor.settle(30.0)
+
+    assert store.pending(limit=100) == []  # the batch wrote everything before settle returned
+    store.close()
