@@ -29,7 +29,6 @@ from collections import Counter
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from datetime import datetime
-from pathlib import Path
 from typing import TYPE_CHECKING
 
 from maild.classify.tags import notice_tags, outbound_tags, tags_for
@@ -78,13 +77,12 @@ def _generic() -> MailboxRules:
     return MailboxRules(load_preset("generic"))
 
 
-@functools.cache
 def _classifier(path: str) -> "Classifier":
-    # Imported here: numpy and scikit-learn add a second to every worker's start, and
-    # a mailbox without a model never needs them.
-    from maild.classify.model import load_model
+    # Imported here: numpy adds to every worker's start, and a mailbox without a model
+    # never needs it.
+    from maild.classify.shared import shared_model
 
-    return load_model(Path(path))
+    return shared_model(path)
 
 
 def _process_one(

@@ -26,12 +26,11 @@ if TYPE_CHECKING:
     from maild.classify.model import Classifier
 
 
-@functools.lru_cache(maxsize=8)
 def _model(path: str) -> Classifier:
     # Imported here: numpy and scikit-learn load only for a mailbox with a model.
-    from maild.classify.model import load_model
+    from maild.classify.shared import shared_model
 
-    return load_model(Path(path))
+    return shared_model(path)
 
 
 def _spam_score(settings: Settings, mailbox: MailboxSettings, draft: Draft) -> float | None:
