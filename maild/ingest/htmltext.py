@@ -51,6 +51,15 @@ _PARAGRAPH = frozenset({"p", "h1", "h2", "h3", "h4", "h5", "h6"})
 _CELL = frozenset({"td", "th"})
 _HIDDEN_END = {name: re.compile(rf"</\s*{name}\s*>", re.IGNORECASE) for name in _HIDDEN}
 _TAG = re.compile(r"(/?)([a-zA-Z][a-zA-Z0-9:-]{0,30})")
+# A "<" that starts markup running to the next ">" (a tag, "</x", "<!x", "<?x"); any
+# other "<" is text.
+_MARKUP = re.compile(r"<[a-zA-Z/!?]")
+# What can start or hide a link: an anchor, a hidden element or a comment. ASCII only,
+# as in _TAG: under Unicode case folding "ſcript" would match "script".
+_LINK_EVENT = re.compile(
+    r"<(?:!--|(?:a|" + "|".join(sorted(_HIDDEN)) + r")(?![a-zA-Z0-9:-]))",
+    re.IGNORECASE | re.ASCII,
+)
 
 
 def _attribute_pattern(name: str) -> re.Pattern[str]:
@@ -128,6 +137,10 @@ class _Text:
         self.owed = 0
         self.parts.append(text)
 
+    def skip(self, html: str, pos: int) -> int:
+        """Where scanning goes on from ``pos``: here, right there, since all text counts."""
+        return pos
+
     def tag(self, name: str, closing: bool) -> None:
         if name == "br":
             self.owed += 1
@@ -158,6 +171,11 @@ class _LinkText(_Text):
         if self.href is not None:
             super().add(raw)
 
+    def skip(self, html: str, pos: int) -> int:
+        """Outside a link, on to the next markup that can open or hide one: the text and
+        tags in between would be dropped unread, and most of a page is in between."""
+        return pos if self.href is not None else _next_link_event(html, pos)
+
 
 def read_html(html: str) -> Html:
     """The visible text of ``html`` and its followable links (relative ones are dropped:
@@ -181,7 +199,7 @@ def _scan(html: str, out: _Text) -> None:
     """Feed ``html`` to ``out`` in document order: one loop for both readers, so the links
     of :func:`read_links` are those of :func:`read_html` by construction."""
     pos, next_gt = 0, -1
-    while pos < len(html):
+    while (pos := out.skip(html, pos)) < len(html):
         lt = html.find("<", pos)
         if lt < 0:
             out.add(html[pos:])
@@ -200,6 +218,26 @@ def _scan(html: str, out: _Text) -> None:
             break
         pos = _tag(html, lt, next_gt, out)
     out.close_link()
+
+
+def _next_link_event(html: str, pos: int) -> int:
+    """The next place after ``pos`` where :func:`_scan` meets an anchor, a hidden element
+    or a comment, or ``len(html)`` if there is none; ``pos`` is a place it reaches.
+
+    A match inside markup is not one: markup runs from its "<" to the first ">" after
+    it, so the match at ``at`` is inside exactly when markup starts after the last ">"
+    before ``at``. Every search starts where the previous one ended: linear in all.
+    """
+    while (found := _LINK_EVENT.search(html, pos)) is not None:
+        at = found.start()
+        after_gt = max(html.rfind(">", pos, at) + 1, pos)
+        if _MARKUP.search(html, after_gt, at) is None:
+            return at
+        end = html.find(">", at)
+        if end < 0:
+            break  # that markup never closes: the rest is text
+        pos = end + 1
+    return len(html)
 
 
 def _tag(html: str, lt: int, gt: int, out: _Text) -> int:

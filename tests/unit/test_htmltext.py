@@ -117,7 +117,9 @@ _PIECES = st.sampled_from(
         '<A HREF="http://198.51.100.7/">', "<a href=www.b.example>", "<a href='/rel'>",
         "<a>", "</a>", "<img alt=PayPal>", "<img src=x>", "<script>", "</script>",
         "<style>p{}</style>", "<!-- c -->", "<!--", "<", ">", "</", "<!DOCTYPE html>",
-        "<a href='http://c.example/' title='<a href=x>'>",
+        "<a href='http://c.example/' title='<a href=x>'>", "<script/>", "<SCRIPT>",
+        "<svg>", "</svg>", "<title>", "<abbr>", "<a1>", "<ſcript>", "<?x>", "<!x>", "<3",
+        "<div title='<a href=http://d.example/>'>",
     ]
 )  # fmt: skip
 
