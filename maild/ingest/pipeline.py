@@ -21,7 +21,13 @@ from dataclasses import dataclass
 
 from maild.ingest.rules import MailboxRules
 from maild.ingest.sync import Clock
-from maild.ingest.workers import BatchReport, process_batch, process_in_worker, worker_init
+from maild.ingest.workers import (
+    BatchReport,
+    process_batch,
+    process_in_worker,
+    warm_up,
+    worker_init,
+)
 from maild.metrics import Metrics
 from maild.store import Store
 
@@ -82,6 +88,9 @@ class Processor:
                 initializer=worker_init,
                 initargs=(os.getpid(),),
             )
+            models = sorted({rule.model for rule in self.rules.values() if rule.model})
+            for _ in range(self._workers):
+                self._pool.submit(warm_up, models)
         return self._pool
 
     def _submit(self, pks: list[int]) -> "asyncio.Future[BatchReport]":

@@ -15,6 +15,7 @@ __all__ = [
     "parse_batch",
     "process_batch",
     "process_in_worker",
+    "warm_up",
     "worker_init",
 ]
 
@@ -26,7 +27,7 @@ import os
 import signal
 import sys
 from collections import Counter
-from collections.abc import Mapping, Sequence
+from collections.abc import Collection, Mapping, Sequence
 from dataclasses import dataclass
 from datetime import datetime
 from typing import TYPE_CHECKING
@@ -83,6 +84,20 @@ def _classifier(path: str) -> "Classifier":
     from maild.classify.shared import shared_model
 
     return shared_model(path)
+
+
+def warm_up(models: Collection[str]) -> None:
+    """Get a new worker ready to classify: load each model and classify one empty
+    message, which imports what classifying needs (about a second of CPU).
+
+    A process pool starts its processes one submission at a time, each when no other
+    is idle; handed this first, every worker of a new pool starts and gets ready at
+    once, instead of the second one starting only after the first one's first batch.
+    """
+    from maild.classify.message import MessageText
+
+    for path in models:
+        _classifier(path).predict([MessageText()])
 
 
 def _process_one(

@@ -3,6 +3,7 @@
 import asyncio
 import contextlib
 import json
+import multiprocessing
 import random
 from datetime import UTC, datetime
 from pathlib import Path
@@ -97,6 +98,21 @@ async def test_broken_mail_is_all_kept_and_only_the_unparseable_is_quarantined(
     assert tuple(attachment) == (25 * 1024 * 1024, "application/pdf")
     for pk in store.message_pks("shop"):
         assert store.raw_message(pk) in corpus.values()
+
+
+async def test_a_new_worker_pool_starts_every_worker_at_once(store: Store) -> None:
+    # One batch keeps one worker busy; the other must still be started, and ready, so
+    # that a large backlog does not wait for it to start after the first batch.
+    land(store, [make_message(i, seed=31) for i in range(4)])
+    before = set(multiprocessing.active_children())
+    processor = Processor(store, lambda: NOW, workers=2, batch=4)
+    try:
+        report = await processor.run()
+        workers = set(multiprocessing.active_children()) - before
+    finally:
+        processor.close()
+    assert report.processed == 4
+    assert len(workers) == 2
 
 
 async def test_processing_compresses_what_landing_stored_plain_and_reprocess_reparses_it(
