@@ -19,7 +19,7 @@ from collections.abc import Mapping
 from maild.classify.features import CJK
 from maild.classify.message import Link, MessageText
 from maild.ingest import fields, mime, words
-from maild.ingest.addresses import read_people
+from maild.ingest.addresses import People, read_people
 from maild.ingest.htmltext import Anchor, read_html, read_links
 from maild.ingest.notes import Notes
 
@@ -80,11 +80,14 @@ def message_from_raw(raw: str | bytes) -> MessageText:
     return message_from_parts(headers, mime.walk(data, headers, block.body, notes))
 
 
-def message_from_parts(headers: Mapping[str, bytes], content: mime.Content) -> MessageText:
+def message_from_parts(
+    headers: Mapping[str, bytes], content: mime.Content, people: People | None = None
+) -> MessageText:
     """The classifier's input from a header and MIME parts already read.
 
     Ingest reads a message with the same pieces (see :func:`maild.ingest.parse.parse_parts`),
-    so a message maild processes is classified without being parsed a second time.
+    so a message maild processes is classified without being parsed a second time;
+    ``people`` are the header's addresses when the caller has read them too.
     """
     notes = Notes()
     htmls = [mime.text_of(body, label, "html", notes) for body, label in content.html]
@@ -97,7 +100,8 @@ def message_from_parts(headers: Mapping[str, bytes], content: mime.Content) -> M
         pages = [read_html(html) for html in htmls]
         body = "\n".join(page.text for page in pages)
         links = [anchor for page in pages for anchor in page.links]
-    people = read_people({k: headers[k] for k in ("from", "reply-to") if k in headers}, notes)
+    if people is None:
+        people = read_people({k: headers[k] for k in ("from", "reply-to") if k in headers}, notes)
     return MessageText(
         subject=words.header_text(headers.get("subject", b""), "subject", notes),
         body=body,

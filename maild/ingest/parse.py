@@ -25,7 +25,7 @@ from dataclasses import dataclass
 from maild.domain import ParsedMail
 from maild.errors import ParseError
 from maild.ingest import fields, mime, payload, words
-from maild.ingest.addresses import read_people
+from maild.ingest.addresses import People, read_people
 from maild.ingest.autoreply import LOOP_HEADER
 from maild.ingest.htmltext import html_to_text
 from maild.ingest.notes import Notes
@@ -89,6 +89,7 @@ class Parts:
     headers: dict[str, bytes]
     content: mime.Content
     from_start: bool
+    people: People
 
 
 def parse(raw: bytes) -> ParsedMail:
@@ -131,7 +132,7 @@ def parse_parts(raw: bytes) -> tuple[ParsedMail, Parts]:
         degraded_reasons=tuple(notes.reasons),
         charsets=tuple(notes.charsets),
     )
-    return parsed, Parts(headers, content, from_start=start == 0)
+    return parsed, Parts(headers, content, from_start=start == 0, people=people)
 
 
 def _text(content: mime.Content, notes: Notes) -> str:

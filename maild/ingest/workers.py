@@ -169,7 +169,7 @@ def _classified(
         read = parts[index]
         if read is None or not read.from_start:
             return message_from_raw(messages[index].raw)
-        return message_from_parts(read.headers, read.content)
+        return message_from_parts(read.headers, read.content, read.people)
 
     for model, indexes in wanted.items():
         classifier = _classifier(model)
