@@ -4,9 +4,10 @@ Runs in a worker thread (parsing, the policy, perhaps the classifier, the databa
 The message is kept as the client wrote it, threading headers included; only a
 missing Message-ID or Date is added in front, as RFC 6409 8.2-8.3 lets a submission
 server do, so the Message-ID the outbox, the upstream server and the Sent folder see
-is one. A refusal is recorded (one ``policy_refusal`` row per rule, origin
-"gateway"), which the SLA ticker counts in ``maild_outbound_blocked_total``; the
-body is never logged.
+is one. A Bcc field is taken out (RFC 5322 3.6.3): its addresses get the message by
+the envelope, and the buyer must not see who else got a blind copy. A refusal is
+recorded (one ``policy_refusal`` row per rule, origin "gateway"), which the SLA ticker
+counts in ``maild_outbound_blocked_total``; the body is never logged.
 """
 
 from __future__ import annotations
@@ -14,6 +15,7 @@ from __future__ import annotations
 __all__ = ["Accepted", "Refused", "Submission", "submit"]
 
 import logging
+import re
 import secrets
 from dataclasses import dataclass
 from datetime import datetime
@@ -26,6 +28,7 @@ from sqlalchemy.orm import Session
 from maild.config.settings import Settings
 from maild.errors import MaildError
 from maild.gateway.replies import policy_refusal, sender_allowed, sender_refusal
+from maild.ingest import fields
 from maild.ingest.identity import message_key
 from maild.outbound.compose import make_message_id
 from maild.outbound.drafts import read_draft
@@ -63,6 +66,22 @@ class Refused:
     rules: tuple[str, ...]
 
 
+_BCC = re.compile(rb"bcc[ \t]*:", re.IGNORECASE)
+
+
+def _without_bcc(raw: bytes) -> bytes:
+    """``raw`` without its Bcc fields, their folded continuation lines included."""
+    block = fields.find_block(raw, 0, len(raw), strict_end=False)
+    kept: list[bytes] = []
+    dropping = False
+    for line in raw[block.start : block.end].splitlines(keepends=True):
+        if not line.startswith((b" ", b"\t")):
+            dropping = _BCC.match(line) is not None
+        if not dropping:
+            kept.append(line)
+    return raw[: block.start] + b"".join(kept) + raw[block.end :]
+
+
 def _with_identity(raw: bytes, sender: str, now: datetime) -> bytes:
     headers = BytesHeaderParser().parsebytes(raw)
     added = b""
@@ -88,7 +107,7 @@ def submit(
     for address in authors or [""]:
         if not sender_allowed(address, submission.senders):
             return Refused(sender_refusal(address, submission.senders), ("sender",))
-    raw = _with_identity(submission.raw, submission.mail_from or authors[0], now)
+    raw = _with_identity(_without_bcc(submission.raw), submission.mail_from or authors[0], now)
     message_id = message_key(raw).message_id
     replied = [*_ids(headers["In-Reply-To"]), *reversed(_ids(headers["References"]))]
 

@@ -161,6 +161,36 @@ def test_a_clean_reply_is_relayed_once_threaded_filed_in_sent_and_answers_the_co
     assert len(upstream.handler.received) == 1
 
 
+@pytest.mark.timeout(60)
+def test_a_blind_copy_is_delivered_but_no_recipient_sees_the_bcc_field(
+    config: Path, tls: GatewayTls, upstream: RecordingSMTPServer, tmp_path: Path
+) -> None:
+    reply = reply_message(
+        f"Hello Alice, your order {ORDER} left our warehouse today.",
+        to=BUYER,
+        subject=f"Re: Where is my order {ORDER}?",
+        in_reply_to=CUSTOMER_ID,
+    )
+    # Long enough that it is folded over two lines.
+    reply["Bcc"] = "Team Lead of the Lamp Shop <lead@shop.example>, Audit <audit@shop.example>"
+    answers: list[tuple[int, str]] = []
+
+    async def scenario(daemon: Daemon, port: int) -> None:
+        answers.extend(await asyncio.to_thread(send_logged_in, port, tls, reply))
+        await until(lambda: outbox_rows(tmp_path) == [("sent", 1)], 30)
+
+    run_daemon(config, scenario)
+
+    assert [code for code, _ in answers] == [250]
+    [received] = upstream.handler.accepted
+    assert received.rcpt_tos == (BUYER, "lead@shop.example", "audit@shop.example")
+    relayed = parsed(received.content)
+    assert b"\n " in reply.as_bytes().split(b"Bcc:")[1].split(b"Subject")[0]
+    assert relayed["Bcc"] is None
+    assert b"lead@" not in received.content and b"audit@" not in received.content
+    assert relayed["To"] == BUYER and relayed["In-Reply-To"] == CUSTOMER_ID
+
+
 def blocked(daemon: Daemon) -> float | None:
     return daemon._metrics.registry.get_sample_value(
         "maild_outbound_blocked_total", {"mailbox": "shop", "rule": "external-link"}

@@ -159,7 +159,8 @@ class Agent:
         envelope = sender or parseaddr(str(message["From"]))[1]
         code, text = self.smtp.mail(envelope)
         if code == 250:
-            for _, address in getaddresses([str(message["To"])]):
+            named = [str(v) for f in ("To", "Cc", "Bcc") for v in message.get_all(f, [])]
+            for _, address in getaddresses(named):
                 code, text = self.smtp.rcpt(address)
                 if code != 250:
                     break
