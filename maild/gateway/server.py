@@ -7,6 +7,12 @@ send only as the mailbox's address or its own ``senders``; its messages per hour
 a peer's failed logins are limited. A stop takes no new connection, lets a DATA
 being checked finish (its 250 or 550 is sent), then answers 421 to every other
 session, so no message is ever half-accepted.
+
+On PostgreSQL, where several maild instances share the mailboxes (maild.leases),
+every instance runs every gateway, and one that queues a message for a mailbox
+another instance owns is fine: the outbox is shared. Instances on one host share the
+port (SO_REUSEPORT, the kernel spreads the connections); on SQLite there is one
+maild, and a second process on the port is an error to show, not to share with.
 """
 
 from __future__ import annotations
@@ -41,6 +47,11 @@ from maild.store import Store
 log = logging.getLogger(__name__)
 
 SHUTTING_DOWN = "421 4.3.2 maild is shutting down; send again in a minute"
+#: Recipients of one message: RFC 5321 4.5.3.1.8's minimum. More get 452, and a client
+#: sends them in another transaction; without a cap, one message to thousands of
+#: addresses would pass the hourly limit, which counts messages.
+MAX_RECIPIENTS = 100
+TOO_MANY_RECIPIENTS = "452 4.5.3 Too many recipients; send the rest in another message"
 _HOUR_S = 3600.0
 
 
@@ -117,7 +128,9 @@ class Listener:
         host, port = split_listen(gateway.listen)
         implicit = self._tls if gateway.tls == "implicit" else None
         loop = asyncio.get_running_loop()
-        self._server = await loop.create_server(self._session, host, port, ssl=implicit)
+        self._server = await loop.create_server(
+            self._session, host, port, ssl=implicit, reuse_port=self._store.leased
+        )
         log.info(
             "gateway listening mailbox=%s address=%s:%d tls=%s",
             self.name,
@@ -307,6 +320,20 @@ class _Handler:
             return refusal
         envelope.mail_from = address
         envelope.mail_options.extend(mail_options)
+        return "250 OK"
+
+    async def handle_RCPT(
+        self,
+        server: SMTP,
+        session: Session,
+        envelope: Envelope,
+        address: str,
+        rcpt_options: list[str],
+    ) -> str:
+        if len(envelope.rcpt_tos) >= MAX_RECIPIENTS:
+            return TOO_MANY_RECIPIENTS
+        envelope.rcpt_tos.append(address)
+        envelope.rcpt_options.extend(rcpt_options)
         return "250 OK"
 
     async def handle_DATA(self, server: SMTP, session: Session, envelope: Envelope) -> str:

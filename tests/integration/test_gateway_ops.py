@@ -20,7 +20,7 @@ from maild.config import Settings, load_config
 from maild.gateway.listeners import Gateways
 from maild.gateway.metrics import GatewayMetrics
 from maild.store import Store
-from maild.store.outbox import listing
+from maild.store.outbox import OutboxRow, listing
 from tests.support.gateway import (
     AGENT_PASSWORD,
     AGENT_VARIABLE,
@@ -270,3 +270,55 @@ async def test_a_message_submitted_again_after_a_lost_250_is_queued_once(
     assert [code for code, _ in answers] == [250, 250]
     assert answers[0][1] == answers[1][1] == "2.0.0 Queued as <again-1@shop.example>"
     assert [row.message_id for row in rows] == ["<again-1@shop.example>"]
+
+
+@pytest.mark.timeout(30)
+async def test_recipients_past_the_hundredth_get_452_and_the_first_hundred_get_the_message(
+    tls: GatewayTls, tmp_path: Path
+) -> None:
+    settings = load_config(standalone_config(tmp_path, tls, ("shop", 0, "")))
+
+    def one_message_to_101(port: int) -> tuple[list[int], int]:
+        agent = Agent(port, tls)
+        agent.login()
+        try:
+            agent.smtp.mail("support@shop.example")
+            codes = [agent.smtp.rcpt(f"buyer{i}@buyers.example")[0] for i in range(101)]
+            code, _ = agent.smtp.data(reply_message(CLEAN).as_bytes())
+            return codes, code
+        finally:
+            agent.close()
+
+    async with gateways(settings) as running:
+        codes, data_code = await asyncio.to_thread(one_message_to_101, port_of(running))
+        [row] = running_store_rows(settings)
+    assert codes == [250] * 100 + [452]
+    assert data_code == 250
+    assert row.recipients == tuple(f"buyer{i}@buyers.example" for i in range(100))
+
+
+def running_store_rows(settings: Settings) -> list[OutboxRow]:
+    store = Store.open(settings.database.url)
+    try:
+        return store.run(lambda session: listing(session, ("queued",)))
+    finally:
+        store.close()
+
+
+@pytest.mark.timeout(30)
+async def test_instances_sharing_postgresql_share_the_gateway_port_and_sqlite_refuses(
+    tls: GatewayTls, tmp_path: Path, fresh_postgres_url: str
+) -> None:
+    port = free_port()
+    settings = load_config(standalone_config(tmp_path, tls, ("shop", port, "")))
+    pg = fresh_postgres_url
+    async with gateways(settings, url=pg) as first, gateways(settings, url=pg) as second:
+        shared = (first.problems(), second.problems(), port_of(second))
+        answers = await asyncio.to_thread(send_logged_in, port, tls, reply_message(CLEAN))
+    assert shared == ([], [], port)
+    assert [code for code, _ in answers] == [250]
+    async with gateways(settings) as first, gateways(settings) as second:
+        problems = (first.problems(), second.problems())
+    assert problems[0] == []
+    [problem] = problems[1]
+    assert "in use" in problem
