@@ -6,12 +6,12 @@ from datetime import UTC, datetime, timedelta
 from pathlib import Path
 
 import pytest
-from sqlalchemy import create_engine, text
 
 from maild.cli import main
 from tests.support.config_files import mailbox_table, password_variable, write_config
 from tests.support.dovecot import ImapAccount
 from tests.support.imap_session import imap_session
+from tests.support.outbox import query
 from tests.support.tiny_corpus import TEMPLATES, records, write_jsonl
 
 pytestmark = pytest.mark.dovecot
@@ -77,15 +77,6 @@ def thread_of(capsys: pytest.CaptureFixture[str], config: str, subject: str) -> 
     assert code == 0
     [found] = json.loads(out)
     return int(found["id"])
-
-
-def query(tmp_path: Path, sql: str) -> list[tuple[object, ...]]:
-    engine = create_engine(f"sqlite:///{tmp_path / 'maild.db'}")
-    try:
-        with engine.connect() as connection:
-            return [tuple(row) for row in connection.execute(text(sql))]
-    finally:
-        engine.dispose()
 
 
 def feedback(tmp_path: Path) -> list[tuple[object, ...]]:

@@ -1,7 +1,6 @@
 """Reply deadlines end to end: dated mail in Dovecot, the daemon on an injected clock, a scrape."""
 
 import asyncio
-import socket
 import subprocess
 import urllib.error
 import urllib.request
@@ -17,18 +16,12 @@ from maild.store import Store
 from tests.support.config_files import mailbox_table, password_variable, write_config
 from tests.support.dovecot import ImapAccount
 from tests.support.imap_session import imap_session
+from tests.support.smtp import free_port
 from tests.support.waiting import until
 
 pytestmark = pytest.mark.dovecot
 
 NOW = datetime(2026, 11, 23, 12, tzinfo=UTC)
-
-
-def free_port() -> int:
-    with socket.socket() as sock:
-        sock.bind(("127.0.0.1", 0))
-        port: int = sock.getsockname()[1]
-    return port
 
 
 def question(n: int, order: str, extra: str = "") -> bytes:

@@ -6,12 +6,12 @@ from datetime import UTC, datetime, timedelta
 from pathlib import Path
 
 import pytest
-from sqlalchemy import create_engine, text
 
 from maild.cli import main
 from tests.support.config_files import mailbox_table, password_variable, write_config
 from tests.support.dovecot import ImapAccount
 from tests.support.imap_session import imap_session
+from tests.support.outbox import query
 
 pytestmark = pytest.mark.dovecot
 
@@ -64,15 +64,6 @@ def run_once(
     config = write_config(tmp_path, table)
     monkeypatch.setenv(password_variable("shop"), account.password)
     assert main(["--config", str(config), "run", "--once"]) == 0
-
-
-def query(tmp_path: Path, sql: str) -> list[tuple[object, ...]]:
-    engine = create_engine(f"sqlite:///{tmp_path / 'maild.db'}")
-    try:
-        with engine.connect() as connection:
-            return [tuple(row) for row in connection.execute(text(sql))]
-    finally:
-        engine.dispose()
 
 
 def conversations(tmp_path: Path) -> dict[int, set[int]]:

@@ -2,7 +2,6 @@
 
 import os
 import signal
-import socket
 import subprocess
 import sys
 import time
@@ -15,15 +14,9 @@ from tests.support.config_files import mailbox_table, password_variable, write_c
 from tests.support.daemons import eventually, scrape, start_daemon
 from tests.support.dovecot import DovecotServer, ImapAccount
 from tests.support.mailgen import make_message, make_messages
+from tests.support.smtp import free_port
 
 pytestmark = pytest.mark.dovecot
-
-
-def free_port() -> int:
-    with socket.socket() as sock:
-        sock.bind(("127.0.0.1", 0))
-        port: int = sock.getsockname()[1]
-    return port
 
 
 def count(db: Path, state: str | None = None) -> int:
