@@ -9,6 +9,7 @@ import json
 import smtplib
 from collections.abc import Awaitable, Callable, Iterator
 from datetime import UTC, datetime
+from email.message import EmailMessage
 from pathlib import Path
 
 import pytest
@@ -50,6 +51,7 @@ from tests.support.waiting import until
 pytestmark = pytest.mark.dovecot
 
 Scenario = Callable[[Daemon, int], Awaitable[None]]
+Answer = tuple[int, str]
 
 
 def utcnow() -> datetime:
@@ -119,6 +121,27 @@ def outbox_rows(tmp_path: Path) -> list[tuple[object, ...]]:
     return query(tmp_path, "SELECT state, copied_at IS NOT NULL FROM outbox")
 
 
+def order_reply() -> EmailMessage:
+    return reply_message(
+        f"Hello Alice, your order {ORDER} left our warehouse today.",
+        to=BUYER,
+        subject=f"Re: Where is my order {ORDER}?",
+        in_reply_to=CUSTOMER_ID,
+    )
+
+
+def relay(config: Path, tls: GatewayTls, tmp_path: Path, reply: EmailMessage) -> list[Answer]:
+    """Submit ``reply`` to the running daemon's gateway; its answer, once it is sent."""
+    answers: list[Answer] = []
+
+    async def scenario(daemon: Daemon, port: int) -> None:
+        answers.extend(await asyncio.to_thread(send_logged_in, port, tls, reply))
+        await until(lambda: outbox_rows(tmp_path) == [("sent", 1)], 30)
+
+    run_daemon(config, scenario)
+    return answers
+
+
 @pytest.mark.timeout(60)
 def test_a_clean_reply_is_relayed_once_threaded_filed_in_sent_and_answers_the_conversation(
     config: Path,
@@ -129,20 +152,10 @@ def test_a_clean_reply_is_relayed_once_threaded_filed_in_sent_and_answers_the_co
     capsys: pytest.CaptureFixture[str],
 ) -> None:
     assert thread_of_order(config, capsys)["state"] == "response-needed"
-    reply = reply_message(
-        f"Hello Alice, your order {ORDER} left our warehouse today.",
-        to=BUYER,
-        subject=f"Re: Where is my order {ORDER}?",
-        in_reply_to=CUSTOMER_ID,
-    )
+    reply = order_reply()
     reply["Message-ID"] = "<client-1@shop.example>"
-    answers: list[tuple[int, str]] = []
 
-    async def scenario(daemon: Daemon, port: int) -> None:
-        answers.extend(await asyncio.to_thread(send_logged_in, port, tls, reply))
-        await until(lambda: outbox_rows(tmp_path) == [("sent", 1)], 30)
-
-    run_daemon(config, scenario)
+    answers = relay(config, tls, tmp_path, reply)
 
     assert answers == [(250, "2.0.0 Queued as <client-1@shop.example>")]
     [received] = upstream.handler.accepted
@@ -165,21 +178,11 @@ def test_a_clean_reply_is_relayed_once_threaded_filed_in_sent_and_answers_the_co
 def test_a_blind_copy_is_delivered_but_no_recipient_sees_the_bcc_field(
     config: Path, tls: GatewayTls, upstream: RecordingSMTPServer, tmp_path: Path
 ) -> None:
-    reply = reply_message(
-        f"Hello Alice, your order {ORDER} left our warehouse today.",
-        to=BUYER,
-        subject=f"Re: Where is my order {ORDER}?",
-        in_reply_to=CUSTOMER_ID,
-    )
+    reply = order_reply()
     # Long enough that it is folded over two lines.
     reply["Bcc"] = "Team Lead of the Lamp Shop <lead@shop.example>, Audit <audit@shop.example>"
-    answers: list[tuple[int, str]] = []
 
-    async def scenario(daemon: Daemon, port: int) -> None:
-        answers.extend(await asyncio.to_thread(send_logged_in, port, tls, reply))
-        await until(lambda: outbox_rows(tmp_path) == [("sent", 1)], 30)
-
-    run_daemon(config, scenario)
+    answers = relay(config, tls, tmp_path, reply)
 
     assert [code for code, _ in answers] == [250]
     [received] = upstream.handler.accepted
