@@ -7,9 +7,11 @@ For each size (default 10,000 and 50,000 ~13 KB messages) the same folder is rea
   maild    `maild run --once` in a child process: landing (fetch + store raw bytes and
            the folder position), then processing on the worker pool.
 Reported: msgs/s of each, maild's landing and processing phases separately, the
-ratios the issue sets goals for (landing / mbsync >= 0.5, processed / naive >= 2) and
-the peak RSS of maild's largest process. The folder is indexed by Dovecot before any
-timing, each contender runs --rounds times interleaved, medians are reported.
+ratios the issue sets goals for (landing / mbsync >= 0.5, processed / naive >= 2),
+the peak RSS of maild's largest process, and the CPU time per message of maild (all
+its processes) and of the naive stack: on a shared machine that figure moves least.
+The folder is indexed by Dovecot before any timing, each contender runs --rounds
+times interleaved, medians are reported.
 Figures go to stdout and bench/results/.
 
     PYTHONPATH=. .venv/bin/python bench/ingest.py [--sizes 10000 50000]
@@ -74,10 +76,11 @@ def run_mbsync(account: ImapAccount, work: Path) -> float:
     return time.perf_counter() - start
 
 
-async def naive_stack(account: ImapAccount, db: Path) -> tuple[float, int]:
+async def naive_stack(account: ImapAccount, db: Path) -> tuple[float, float, int]:
+    """Wall seconds, CPU seconds (it is all in this process) and messages stored."""
     engine = create_engine(f"sqlite:///{db}")
     NaiveBase.metadata.create_all(engine)
-    start = time.perf_counter()
+    start, cpu = time.perf_counter(), time.process_time()
     client = aioimaplib.IMAP4(account.host, account.port, timeout=600)
     await client.wait_hello_from_server()
     await client.login(account.username, account.password)
@@ -104,9 +107,9 @@ async def naive_stack(account: ImapAccount, db: Path) -> tuple[float, int]:
                 stored += 1
             session.commit()
     await client.logout()
-    elapsed = time.perf_counter() - start
+    elapsed, cpu = time.perf_counter() - start, time.process_time() - cpu
     engine.dispose()
-    return elapsed, stored
+    return elapsed, cpu, stored
 
 
 def run_maild(account: ImapAccount, work: Path) -> dict[str, float]:
@@ -117,8 +120,8 @@ def run_maild(account: ImapAccount, work: Path) -> dict[str, float]:
     # A wrapper process runs maild, so its rusage covers maild and its workers only.
     wrapper = (
         "import resource, subprocess, sys; subprocess.run(sys.argv[1:], check=True); "
-        "print('peak_kib', resource.getrusage(resource.RUSAGE_CHILDREN).ru_maxrss, "
-        "file=sys.stderr)"
+        "use = resource.getrusage(resource.RUSAGE_CHILDREN); "
+        "print('peak_kib', use.ru_maxrss, 'cpu_s', use.ru_utime + use.ru_stime, file=sys.stderr)"
     )
     done = subprocess.run(
         [
@@ -146,8 +149,13 @@ def run_maild(account: ImapAccount, work: Path) -> dict[str, float]:
         if (m := re.match(r"(\S+ \S+) .*" + pattern, line))
     }
     landing = (stamps["synced"] - stamps["connected"]).total_seconds()
-    peak_kib = int(re.findall(r"peak_kib (\d+)", done.stderr)[-1])
-    return {"total_s": total, "landing_s": landing, "peak_rss_mib": peak_kib / 1024}
+    peak_kib, cpu_s = re.findall(r"peak_kib (\d+) cpu_s (\S+)", done.stderr)[-1]
+    return {
+        "total_s": total,
+        "landing_s": landing,
+        "peak_rss_mib": int(peak_kib) / 1024,
+        "cpu_s": float(cpu_s),
+    }
 
 
 async def warm_up(account: ImapAccount) -> None:
@@ -159,14 +167,14 @@ async def warm_up(account: ImapAccount) -> None:
     await client.logout()
 
 
-def one_round(account: ImapAccount, size: int) -> tuple[float, dict[str, float], float]:
+def one_round(account: ImapAccount, size: int) -> tuple[float, dict[str, float], float, float]:
     with tempfile.TemporaryDirectory(prefix="maild-bench-") as tmp:
         work = Path(tmp)
         mbsync_s = run_mbsync(account, work)
         maild = run_maild(account, work)
-        naive_s, naive_n = asyncio.run(naive_stack(account, work / "naive.db"))
+        naive_s, naive_cpu_s, naive_n = asyncio.run(naive_stack(account, work / "naive.db"))
     assert naive_n == size, naive_n
-    return mbsync_s, maild, naive_s
+    return mbsync_s, maild, naive_s, naive_cpu_s
 
 
 def measure(server: DovecotServer, size: int, rounds: int) -> dict[str, Any]:
@@ -178,6 +186,7 @@ def measure(server: DovecotServer, size: int, rounds: int) -> dict[str, Any]:
     runs = [one_round(account, size) for _ in range(rounds)]
     mbsync_s = statistics.median(r[0] for r in runs)
     naive_s = statistics.median(r[2] for r in runs)
+    naive_cpu_s = statistics.median(r[3] for r in runs)
     maild = {key: statistics.median(r[1][key] for r in runs) for key in runs[0][1]}
     maild["peak_rss_mib"] = max(r[1]["peak_rss_mib"] for r in runs)
     figures = {
@@ -189,6 +198,8 @@ def measure(server: DovecotServer, size: int, rounds: int) -> dict[str, Any]:
         "maild_processed_msgs_per_s": size / maild["total_s"],
         "maild_processing_phase_s": maild["total_s"] - maild["landing_s"],
         "maild_peak_rss_mib": maild["peak_rss_mib"],
+        "maild_cpu_ms_per_msg": 1e3 * maild["cpu_s"] / size,
+        "naive_cpu_ms_per_msg": 1e3 * naive_cpu_s / size,
     }
     figures["landing_vs_mbsync"] = (
         figures["maild_landing_msgs_per_s"] / figures["mbsync_msgs_per_s"]
