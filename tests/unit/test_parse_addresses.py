@@ -51,7 +51,7 @@ def test_a_plain_address_reads_as_mail_parser_reads_it(value: str) -> None:
     assert addresses._mailboxes(value.encode(), "to", Notes()) == by_mail_parser(value)
 
 
-@settings(max_examples=1000, suppress_health_check=[HealthCheck.too_slow])
+@settings(max_examples=300, suppress_health_check=[HealthCheck.too_slow])
 @given(st.text(max_size=12), _SPACE, _ADDRESS, st.sampled_from(["utf-8", "gb18030"]))
 def test_an_encoded_name_before_an_address_reads_as_mail_parser_reads_it(
     name: str, space: str, address: str, charset: str
