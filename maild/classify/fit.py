@@ -2,6 +2,9 @@
 
 Deterministic for a given seed. The steps, and why:
 
+0. **Term weights** (inverse document frequency over the training rows, see
+   :func:`~maild.classify.vectorize.term_weights`) scale the text columns before anything
+   is fitted; the model keeps them and applies them when it scores.
 1. **Sample weights** give every label the same total weight and, inside a label, let a
    source count with the square root of its size, so that 62,000 Alipay questions do
    not define what "ham" looks like and a small source still matters.
@@ -48,6 +51,7 @@ from maild.classify.corpus import family_of
 from maild.classify.features import STRUCT_NAMES
 from maild.classify.message import LABELS
 from maild.classify.model import Classifier, FloatArray, decide, mostly_chinese
+from maild.classify.vectorize import reweigh, term_weights
 from maild.errors import MaildError
 
 log = logging.getLogger(__name__)
@@ -347,6 +351,11 @@ def fit_classifier(
     if missing:
         names = sorted(LABELS[k] for k in missing)
         raise MaildError(f"training data has no examples of {names}; every label needs some")
+    n_hash = x.shape[1] - len(STRUCT_NAMES)
+    # Term weights come from all rows, held-out folds included: they use no label, and
+    # every fold's model is then fitted on the same features the final model sees.
+    idf = term_weights(x, n_hash)
+    x = reweigh(x, idf, n_hash)
     w = sample_weights(y, sources, cfg.source_power)
     families = [family_of(s) for s in sources]
     if cfg.by_source:
@@ -377,12 +386,11 @@ def fit_classifier(
     proba = model.calibrate(oof)
     guard = np.ones(len(y), dtype=bool) if guarded is None else guarded
     thresholds = choose_thresholds(proba, y, cfg.max_ham_fpr, guard, ham_weights(y, sources, guard))
-    n_hash = x.shape[1] - len(STRUCT_NAMES)
     cjk_t = cjk_thresholds(
         proba, thresholds, mostly_chinese(x, n_hash), ~guard, cfg.cjk_contrast_fpr
     )
     for name, row in (("thresholds", thresholds), ("cjk_thresholds", cjk_t)):
         shown = " ".join(f"{k}={t:.4f}" for k, t in zip(LABELS, row, strict=True))
         log.info("%s chosen %s", name, shown)
-    model = Classifier(LABELS, coef, intercept, cal_coef, cal_int, thresholds, n_hash, cjk_t)
+    model = Classifier(LABELS, coef, intercept, cal_coef, cal_int, thresholds, n_hash, cjk_t, idf)
     return model, proba

@@ -21,12 +21,22 @@ import numpy.typing as npt
 from maild.classify.artifact import ModelError, read_artifact, write_artifact
 from maild.classify.features import STRUCT_NAMES
 from maild.classify.message import LABELS, MessageText, Prediction
-from maild.classify.vectorize import STRUCT_WEIGHT, vectorize
+from maild.classify.vectorize import STRUCT_WEIGHT, reweigh, vectorize
 
 log = logging.getLogger(__name__)
 
 FloatArray = npt.NDArray[np.float64]
-_ARRAYS = ("coef", "intercept", "cal_coef", "cal_intercept", "thresholds", "cjk_thresholds")
+_ARRAYS = (
+    "coef",
+    "intercept",
+    "cal_coef",
+    "cal_intercept",
+    "thresholds",
+    "cjk_thresholds",
+    "idf",
+)
+#: Files written before term weights existed have every array but this one.
+_OPTIONAL = frozenset({"idf"})
 #: A message whose cleaned text is at least this share of Chinese characters is
 #: judged with :attr:`Classifier.cjk_thresholds`.
 CJK_MESSAGE = 0.2
@@ -76,6 +86,9 @@ class Classifier:
     #: questions is the abuse corpus's own clean rows, so Chinese discussion mail on
     #: everyday topics is judged more strictly (bench/classify_notes.md).
     cjk_thresholds: FloatArray = field(default_factory=lambda: np.zeros(0))
+    #: Weight of every hashed text column (:func:`~maild.classify.vectorize.term_weights`),
+    #: applied by :meth:`raw_scores`; empty for a model trained without them.
+    idf: npt.NDArray[np.float32] = field(default_factory=lambda: np.zeros(0, dtype=np.float32))
     version: str = ""
     manifest: Mapping[str, Any] = field(default_factory=dict)
 
@@ -85,9 +98,14 @@ class Classifier:
         object.__setattr__(self, "_coef_t", np.ascontiguousarray(self.coef.T))
 
     def raw_scores(self, matrix: Any) -> FloatArray:
-        """Linear decision values for a feature matrix from :func:`vectorize`."""
+        """Linear decision values for a feature matrix from :func:`vectorize`.
+
+        The model's term weights are applied here rather than in :func:`vectorize`, so
+        one featurized matrix serves every model (training re-fits many on one matrix).
+        """
         coef_t: npt.NDArray[np.float32] = getattr(self, "_coef_t")  # noqa: B009
-        out: FloatArray = np.asarray(matrix @ coef_t, dtype=np.float64) + self.intercept
+        weighed = reweigh(matrix, self.idf, self.n_hash)
+        out: FloatArray = np.asarray(weighed @ coef_t, dtype=np.float64) + self.intercept
         return out
 
     def calibrate(self, raw: FloatArray) -> FloatArray:
@@ -143,6 +161,9 @@ def save_model(model: Classifier, path: Path, manifest: Mapping[str, Any] | None
     # Half precision halves the file (the shipped one is kept in git) and moves no
     # score by more than about 1e-3 of its size; serving computes in float32.
     arrays["coef"] = arrays["coef"].astype(np.float16)
+    arrays["idf"] = arrays["idf"].astype(np.float16)
+    if not len(model.idf):
+        del arrays["idf"]
     digest = write_artifact(Path(path), meta, arrays)
     log.info("model saved path=%s version=%s digest=%s", path, model.version, digest[:12])
     return digest
@@ -157,9 +178,10 @@ def _check_shapes(path: Path, labels: tuple[str, ...], n_hash: int, arrays: Any)
         "cal_intercept": (n,),
         "thresholds": (n,),
         "cjk_thresholds": (n,),
+        "idf": (n_hash,),
     }
     for name, shape in want.items():
-        if arrays[name].shape != shape:
+        if name in arrays and arrays[name].shape != shape:
             raise ModelError(f"{path}: array {name} has shape {arrays[name].shape}, not {shape}")
 
 
@@ -176,7 +198,7 @@ def load_model(path: Path, expected_digest: str | None = None) -> Classifier:
     if manifest.get("struct_names") != list(STRUCT_NAMES):
         raise ModelError(f"{path}: built for other structure features; retrain the model")
     n_hash = int(manifest.get("n_hash", 0))
-    if set(arrays) != set(_ARRAYS):
+    if not set(_ARRAYS) - _OPTIONAL <= set(arrays) <= set(_ARRAYS):
         raise ModelError(f"{path}: expected arrays {sorted(_ARRAYS)}, found {sorted(arrays)}")
     _check_shapes(Path(path), labels, n_hash, arrays)
     model = Classifier(
@@ -187,6 +209,7 @@ def load_model(path: Path, expected_digest: str | None = None) -> Classifier:
         cal_intercept=arrays["cal_intercept"].astype(np.float64),
         thresholds=arrays["thresholds"].astype(np.float64),
         cjk_thresholds=arrays["cjk_thresholds"].astype(np.float64),
+        idf=arrays["idf"].astype(np.float32) if "idf" in arrays else np.zeros(0, np.float32),
         n_hash=n_hash,
         version=str(manifest.get("version", "")),
         manifest=manifest,
