@@ -19,6 +19,7 @@ import re
 import secrets
 from dataclasses import dataclass
 from datetime import datetime
+from email.message import Message
 from email.parser import BytesHeaderParser
 from email.utils import format_datetime, getaddresses
 from functools import partial
@@ -82,8 +83,9 @@ def _without_bcc(raw: bytes) -> bytes:
     return raw[: block.start] + b"".join(kept) + raw[block.end :]
 
 
-def _with_identity(raw: bytes, sender: str, now: datetime) -> bytes:
-    headers = BytesHeaderParser().parsebytes(raw)
+def _with_identity(raw: bytes, headers: Message, sender: str, now: datetime) -> bytes:
+    """``raw`` with a Message-ID and a Date in front where ``headers`` (its own, read
+    once by the caller) lack them."""
     added = b""
     if headers["Message-ID"] is None or message_key(raw).synthetic:
         message_id = make_message_id(sender, secrets.token_hex(16))
@@ -107,7 +109,8 @@ def submit(
     for address in authors or [""]:
         if not sender_allowed(address, submission.senders):
             return Refused(sender_refusal(address, submission.senders), ("sender",))
-    raw = _with_identity(_without_bcc(submission.raw), submission.mail_from or authors[0], now)
+    sender = submission.mail_from or authors[0]
+    raw = _with_identity(_without_bcc(submission.raw), headers, sender, now)
     message_id = message_key(raw).message_id
     replied = [*_ids(headers["In-Reply-To"]), *reversed(_ids(headers["References"]))]
 
