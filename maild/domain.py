@@ -40,7 +40,8 @@ class RawMessage:
     digest: str
     internaldate: datetime | None = None
     flags: tuple[str, ...] = ()
-    # The store's "zlib" form of ``raw``, made off the event loop before landing.
+    # The store's compressed form of ``raw`` (maild.store.types.RAW_CODEC), made off the
+    # event loop before landing.
     compressed: bytes | None = None
 
 
@@ -159,8 +160,8 @@ class Verdict:
 class ProcessOutcome:
     """What processing made of one landed message: parsed fields, or why it is quarantined.
 
-    ``compressed`` is the message's bytes in the store's "zlib" encoding, made by the
-    worker so that landing never pays for compression. ``machine_kind`` names the kind
+    ``compressed`` is the message's bytes in the store's encoding (``RAW_CODEC``), made by
+    the worker for a message landing stored as it came. ``machine_kind`` names the kind
     of machine mail (auto-reply, bounce, ...) a parsed message is, None for a person's.
     ``tags`` (pre-sale, after-sale, customer-care, urgent, ticket:...) and ``verdict``
     are only set for inbound mail a person wrote.

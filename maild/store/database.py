@@ -34,7 +34,7 @@ from maild.store.flags import FeedbackMessage, FlagChange
 from maild.store.sla_feed import Change, Counted, Cursors, FirstResponseRow, Judge
 from maild.store.tables import Folder, Mailbox, Thread, core_table
 from maild.store.thread_views import ShownMessage, ThreadQuery, ThreadRow
-from maild.store.types import decode_raw
+from maild.store.types import RAW_CODEC, decode_raw
 
 log = logging.getLogger(__name__)
 
@@ -576,7 +576,7 @@ def _message_row(
         "digest": m.digest,
         "direction": direction,
         "raw_blob": m.raw if m.compressed is None else m.compressed,
-        "raw_codec": "none" if m.compressed is None else "zlib",
+        "raw_codec": "none" if m.compressed is None else RAW_CODEC,
         "raw_size": len(m.raw),
         "internaldate": m.internaldate,
         "landed_at": now,

@@ -16,7 +16,7 @@ from sqlalchemy.orm import Session
 from maild.domain import ConversationFacts, LandedMessage, ParsedMail, ProcessOutcome, Verdict
 from maild.store import conversations, thread_marks
 from maild.store.tables import core_table
-from maild.store.types import decode_raw
+from maild.store.types import RAW_CODEC, decode_raw
 
 _MESSAGE = core_table("message")
 _MAILBOX = core_table("mailbox")
@@ -239,7 +239,7 @@ def _outcome_rows(
         ]
         orders = _order_rows(outcome.pk, outcome.facts)
     if outcome.compressed is not None:
-        row["raw_blob"], row["raw_codec"] = outcome.compressed, "zlib"
+        row["raw_blob"], row["raw_codec"] = outcome.compressed, RAW_CODEC
     return {"_pk": outcome.pk, **_clean(row)}, attachments, _clean(orders)
 
 

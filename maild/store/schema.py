@@ -11,15 +11,19 @@ import logging
 from collections.abc import Iterator
 from contextlib import contextmanager
 from pathlib import Path
+from typing import TYPE_CHECKING
 
-from alembic import command
-from alembic.config import Config
-from alembic.runtime.migration import MigrationContext
-from alembic.script import ScriptDirectory
 from sqlalchemy import Connection, Engine, inspect, text
 from sqlalchemy.exc import SQLAlchemyError
 
 from maild.errors import StoreError
+
+if TYPE_CHECKING:
+    from alembic.config import Config
+
+# Alembic (with mako and pygments) is imported where a migration is read or run, not
+# with this module: parse workers open the store through it and never migrate, and
+# each would spend about a tenth of a second of its start-up importing it.
 
 log = logging.getLogger(__name__)
 
@@ -28,13 +32,17 @@ _MIGRATIONS = Path(__file__).with_name("migrations")
 _PG_MIGRATION_LOCK = 0x6D61696C64
 
 
-def _config() -> Config:
+def _config() -> "Config":
+    from alembic.config import Config
+
     config = Config()
     config.set_main_option("script_location", str(_MIGRATIONS))
     return config
 
 
 def head_revision() -> str:
+    from alembic.script import ScriptDirectory
+
     head = ScriptDirectory.from_config(_config()).get_current_head()
     if head is None:
         raise StoreError(f"no schema migrations found in {_MIGRATIONS}")
@@ -42,11 +50,15 @@ def head_revision() -> str:
 
 
 def current_revision(engine: Engine) -> str | None:
+    from alembic.runtime.migration import MigrationContext
+
     with engine.connect() as connection:
         return MigrationContext.configure(connection).get_current_revision()
 
 
 def _check(connection: Connection, known: set[str]) -> str | None:
+    from alembic.runtime.migration import MigrationContext
+
     found = MigrationContext.configure(connection).get_current_revision()
     if found is None and inspect(connection).get_table_names():
         raise StoreError(
@@ -90,6 +102,9 @@ def _one_transaction(engine: Engine) -> Iterator[Connection]:
 
 def upgrade(engine: Engine, target: str = "head") -> None:
     """Upgrade to ``target`` (tests pass an older revision to build old databases)."""
+    from alembic import command
+    from alembic.script import ScriptDirectory
+
     config = _config()
     known = {rev.revision for rev in ScriptDirectory.from_config(config).walk_revisions()}
     try:

@@ -32,7 +32,7 @@ from typing import Any
 from sqlalchemy import JSON, BigInteger, Index, LargeBinary, Table, UniqueConstraint
 from sqlmodel import Field, SQLModel
 
-from maild.store.types import UTCDateTime
+from maild.store.types import RAW_CODEC, UTCDateTime
 
 
 class Mailbox(SQLModel, table=True):
@@ -73,7 +73,7 @@ class Message(SQLModel, table=True):
     digest: str = Field(max_length=64)
     direction: str = Field(default="in", max_length=3)
     raw_blob: bytes = Field(sa_type=LargeBinary)
-    raw_codec: str = Field(default="zlib", max_length=8)
+    raw_codec: str = Field(default=RAW_CODEC, max_length=8)
     raw_size: int
     internaldate: datetime | None = Field(default=None, sa_type=UTCDateTime)
     landed_at: datetime = Field(sa_type=UTCDateTime)

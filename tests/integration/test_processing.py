@@ -131,7 +131,7 @@ async def test_processing_compresses_what_landing_stored_plain_and_reprocess_rep
         subjects = connection.execute(text("SELECT count(subject) FROM message")).scalar_one()
         codecs = connection.execute(text("SELECT DISTINCT raw_codec FROM message")).all()
     assert subjects == 12
-    assert codecs == [("zlib",)]
+    assert codecs == [("zstd",)]
     assert [store.raw_message(pk) for pk in store.message_pks("shop")] == [
         make_message(i, seed=30) for i in range(12)
     ]
