@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import pytest
-from hypothesis import given, settings
+from hypothesis import example, given, settings
 from hypothesis import strategies as st
 
 from maild.config.order_regex import compile_bare_order_regex, compile_order_regex
@@ -17,13 +17,21 @@ PATTERNS = [
     "(?P<parent>P[0-9]{4})-[0-9]{1,2}",
     "(?=[A-Z-]{0,29}[0-9])[A-Z0-9][A-Z0-9-]{2,28}[A-Z0-9]",
     "[0-9]{4}(?: [0-9]{4}){1,2}",
+    "#?[0-9]{6}",
+    "(?<=#)(?:[0-9]{6})?",  # matches nothing, after a "#"
 ]
-TEXT = st.text(alphabet="0123456789-- PpDdOoxX.\n订", max_size=200)
+# Runs of digits of every length, with what may stand around an ID.
+TEXT = st.lists(
+    st.integers(1, 20).map(lambda n: "4" * n)
+    | st.text(alphabet="0123456789-- PpDdOoxX.#\n订", max_size=6),
+    max_size=30,
+).map("".join)
 
 
 @pytest.mark.parametrize("pattern", PATTERNS)
 @settings(max_examples=200)
 @given(text=TEXT)
+@example(text="x#444444 #-")
 def test_the_matches_are_those_of_a_full_scan(pattern: str, text: str) -> None:
     guarded, bare = compile_order_regex(pattern), compile_bare_order_regex(pattern)
 
