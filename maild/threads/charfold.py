@@ -22,6 +22,14 @@ _TABLE: Final = {
     **str.maketrans("", "", _INVISIBLE),
     **str.maketrans(_DASHES, "-" * len(_DASHES)),
 }
+_FOLDED_CHARS: Final = re.compile(f"[{_INVISIBLE}{_DASHES}]")
+# The compatibility characters of everyday Chinese text: full-width ASCII (，：？！（）
+# and digits), the ideographic space, full-width currency signs and the ellipsis. Each
+# is replaced by its decomposition, as NFKC begins by doing; the text is then most
+# often already in NFKC, and the full normalisation is left out.
+_WIDE: Final = "".join(map(chr, (*range(0xFF01, 0xFF5F), *range(0xFFE0, 0xFFE7), 0x3000, 0x2026)))
+_WIDE_RUN: Final = re.compile(f"[{_WIDE}]+")
+_NARROW: Final = {ord(char): unicodedata.normalize("NFKD", char) for char in _WIDE}
 _NUMERALS: Final = str.maketrans("〇零一二三四五六七八九", "00123456789")
 # Six or more numerals in a row are a dictated number; shorter runs are words (一个, 十一).
 _NUMERAL_RUN: Final = re.compile("[〇零一二三四五六七八九]{6,}")
@@ -34,8 +42,17 @@ def fold(text: str, limit: int) -> str:
 
 @functools.lru_cache(maxsize=16)
 def _folded(text: str) -> str:
-    """Cached: order IDs, tags and the customer's name each fold the same message text."""
+    """Cached: order IDs, tags and the customer's name each fold the same message text.
+
+    Each step runs only where it changes something: NFKC, and a translation through a
+    table, cost some 60 ns per character of a Chinese text, a scan for what they change
+    a few.
+    """
     if text.isascii():
         return text  # NFKC, the table and the numerals all leave ASCII as it is
-    folded = unicodedata.normalize("NFKC", text).translate(_TABLE)
+    folded = _WIDE_RUN.sub(lambda run: run.group().translate(_NARROW), text)
+    if not unicodedata.is_normalized("NFKC", folded):
+        folded = unicodedata.normalize("NFKC", folded)
+    if _FOLDED_CHARS.search(folded):
+        folded = folded.translate(_TABLE)
     return _NUMERAL_RUN.sub(lambda run: run.group().translate(_NUMERALS), folded)

@@ -141,16 +141,22 @@ def _from_greeting(lines: list[str], hints: CustomerHints) -> str | None:
 
 
 def _from_signoff(lines: list[str], hints: CustomerHints) -> str | None:
-    """The name after the last closing phrase: on the same line or the next non-empty one."""
-    rows = [line.strip() for line in lines if line.strip()]
-    for index in range(len(rows) - 1, -1, -1):
-        closing = _CLOSING.match(rows[index])
-        if closing is None:
+    """The name after the last closing phrase: on the same line or the next non-empty one.
+
+    Read from the end, where the closing is, not from the start of a long message.
+    """
+    following: str | None = None  # the next non-empty line after the one read
+    for line in reversed(lines):
+        row = line.strip()
+        if not row:
             continue
-        same_line = (closing.group("name") or "").strip()
-        if same_line:
-            return _plausible(same_line, hints)
-        return _plausible(rows[index + 1], hints) if index + 1 < len(rows) else None
+        closing = _CLOSING.match(row)
+        if closing is not None:
+            same_line = (closing.group("name") or "").strip()
+            if same_line:
+                return _plausible(same_line, hints)
+            return _plausible(following, hints) if following is not None else None
+        following = row
     return None
 
 
@@ -163,7 +169,13 @@ def _plausible(text: str, hints: CustomerHints) -> str | None:
         or len(name.split()) > _MAX_WORDS
         or _NOT_A_NAME.search(name)
         or not _NAME.fullmatch(name)
-        or name.lower() in {generic.lower() for generic in hints.generic_names}
+        or name.lower() in _lowered(hints.generic_names)
     ):
         return None
     return name
+
+
+@functools.lru_cache(maxsize=64)
+def _lowered(names: tuple[str, ...]) -> frozenset[str]:
+    """A preset's generic names, lower-cased once rather than for every message."""
+    return frozenset(name.lower() for name in names)

@@ -20,17 +20,18 @@ from typing import Final
 # Only short digit groups continue a number across a comma (1,234,567) or a slash
 # (03/23/2024, 1/2): a long one is the next ID of a list, as in "4921…475，4921…476"
 # (NFKC turns the full-width comma into ",") or "113-…/114-…".
-_CONTINUED_BEFORE: Final = re.compile(
-    r"(?:[0-9][.-]|(?<![0-9])[0-9]{1,3},|(?<![0-9-])[0-9]{1,4}/|@)$"
+_CONTINUED_BEFORE: Final = r"(?:[0-9][.-]|(?<![0-9])[0-9]{1,3},|(?<![0-9-])[0-9]{1,4}/|@)$"
+_CONTINUED_AFTER: Final = r"(?:[.-][0-9]|,[0-9]{3}(?![0-9-])|/[0-9]{1,4}(?![0-9-])|@)"
+_CURRENCY_BEFORE: Final = (
+    r"(?i:(?:[$¥€£₩]|(?<![A-Za-z])(?:usd|us\$|rmb|cny|eur|gbp|cad|aud))[ \t]{0,2}$)"
 )
-_CONTINUED_AFTER: Final = re.compile(r"(?:[.-][0-9]|,[0-9]{3}(?![0-9-])|/[0-9]{1,4}(?![0-9-])|@)")
-_CURRENCY_BEFORE: Final = re.compile(
-    r"(?:[$¥€£₩]|(?<![A-Za-z])(?:usd|us\$|rmb|cny|eur|gbp|cad|aud))[ \t]{0,2}$", re.IGNORECASE
+_UNIT_AFTER: Final = (
+    r"(?i:[ \t]{0,2}(?:元|块|塊|美元|美金|円|(?:dollars?|usd|rmb|cny)(?![A-Za-z])))"
 )
-_UNIT_AFTER: Final = re.compile(
-    r"[ \t]{0,2}(?:元|块|塊|美元|美金|円|(?:dollars?|usd|rmb|cny)(?![A-Za-z]))", re.IGNORECASE
-)
-_PHONE_BEFORE: Final = re.compile(r"\+(?:[0-9]{1,3}[ \t-]?)?[ \t(]{0,2}$")
+_PHONE_BEFORE: Final = r"\+(?:[0-9]{1,3}[ \t-]?)?[ \t(]{0,2}$"
+# What comes before an ID and what comes after it, each tested in one call.
+_OTHER_BEFORE: Final = re.compile(f"{_CONTINUED_BEFORE}|{_CURRENCY_BEFORE}|{_PHONE_BEFORE}")
+_OTHER_AFTER: Final = re.compile(f"{_CONTINUED_AFTER}|{_UNIT_AFTER}")
 _DAY_OR_MONTH: Final = r"(?:0?[1-9]|[12][0-9]|3[01])"
 _DATE: Final = re.compile(
     rf"(?:19|20)[0-9]{{2}}[-/.](?:0?[1-9]|1[0-2])[-/.]{_DAY_OR_MONTH}"  # 2024-03-23
@@ -49,11 +50,8 @@ def touches_other_number(text: str, start: int, end: int) -> bool:
     before = text[max(0, start - _REACH) : start]
     after = text[end : end + _REACH]
     return bool(
-        _CONTINUED_BEFORE.search(before)
-        or _CONTINUED_AFTER.match(after)
-        or _CURRENCY_BEFORE.search(before)
-        or _UNIT_AFTER.match(after)
-        or _PHONE_BEFORE.search(before)
+        _OTHER_BEFORE.search(before)
+        or _OTHER_AFTER.match(after)
         or _DATE.fullmatch(text, start, end)
     )
 

@@ -95,7 +95,7 @@ class OrderPattern:
 
     def normalise(self, raw: str) -> str:
         """The canonical form of a matched ID, so that every spelling threads together."""
-        value = raw.translate(str.maketrans("", "", self.strip))
+        value = raw.translate(str.maketrans("", "", self.strip)) if self.strip else raw
         return value.upper() if self.upper else value
 
 

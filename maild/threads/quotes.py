@@ -15,6 +15,7 @@ __all__ = ["Split", "split_quoted"]
 
 import functools
 import re
+from collections.abc import Iterator
 from dataclasses import dataclass
 from typing import Final
 
@@ -41,8 +42,13 @@ _DATE_FIELD: Final = re.compile(
 _HEADER_BLOCK_LINES: Final = 4
 # What every quote header above starts with, in one cheap test: most lines of a message
 # fail it, and then none of the expressions above needs to run on them.
-_MAY_START_QUOTE: Final = re.compile(
-    r"\s*(?:[-_=*]|on\s|在|于|begin|from|发件人|寄件者|發件人)", re.IGNORECASE
+_STARTS: Final = r"(?:[-_=*]|on{space}|在|于|begin|from|发件人|寄件者|發件人)"
+_MAY_START_QUOTE: Final = re.compile(r"\s*" + _STARTS.format(space=r"\s"), re.IGNORECASE)
+# The lines that may be quoted or start a quote (both tests above, at the start of a line),
+# found in one scan of the text with its lines joined by "\n": the engine skips from one
+# "\n" to the next, and its spaces stop at the next one.
+_MAY_MATTER: Final = re.compile(
+    r"\n(?:[ \t]{0,8}>|[^\S\n]*" + _STARTS.format(space=r"[^\S\n]") + ")", re.IGNORECASE
 )
 
 
@@ -62,14 +68,31 @@ def split_quoted(text: str) -> Split:
     text, and splitting is a scan of every line.
     """
     lines = text.splitlines()
-    own: list[str] = []
-    quoted: list[str] = []
-    for index, line in enumerate(lines):
+    joined = "\n" + "\n".join(lines)
+    cut = len(lines)
+    marked: list[int] = []
+    for index in _maybe_quoted(joined):
         if _starts_quote(lines, index):
-            quoted.extend(lines[index:])
+            cut = index
             break
-        (quoted if _QUOTE_MARK.match(line) else own).append(line)
+        if _QUOTE_MARK.match(lines[index]):
+            marked.append(index)
+    if cut == len(lines) and not marked:
+        return Split(joined[1:], "")
+    skipped = set(marked)
+    own = [line for index, line in enumerate(lines[:cut]) if index not in skipped]
+    quoted = [lines[index] for index in marked] + lines[cut:]
     return Split("\n".join(own), "\n".join(quoted))
+
+
+def _maybe_quoted(joined: str) -> Iterator[int]:
+    """The indexes of the lines of ``joined`` (``"\\n"`` before each) that may matter."""
+    index = 0
+    position = 0
+    for match in _MAY_MATTER.finditer(joined):
+        index += joined.count("\n", position, match.start())
+        position = match.start()
+        yield index
 
 
 def _starts_quote(lines: list[str], index: int) -> bool:

@@ -1,0 +1,31 @@
+"""Folding skips the steps that would change nothing, and still folds as NFKC and the tables do."""
+
+from __future__ import annotations
+
+import unicodedata
+
+from hypothesis import given, settings
+from hypothesis import strategies as st
+
+from maild.threads import charfold
+from maild.threads.charfold import fold
+
+CHARS = (
+    "订单号１２３４５６７８９０，：？！（）＃Ｐｐ－\u3000…￥＄"
+    "\u200b\u00ad\u2013\u2212\ufe58\u2011〇一二三四五六七八九零e\u0301ﬁ①㎡ｶﾞ"
+)
+
+
+def reference(text: str) -> str:
+    folded = unicodedata.normalize("NFKC", text).translate(charfold._TABLE)
+    return charfold._NUMERAL_RUN.sub(lambda run: run.group().translate(charfold._NUMERALS), folded)
+
+
+@settings(max_examples=500)
+@given(text=st.text(alphabet=CHARS + "abc 12-\n", max_size=60) | st.text(max_size=60))
+def test_a_text_folds_as_nfkc_then_the_tables_fold_it(text: str) -> None:
+    assert fold(text, 1000) == reference(text)
+
+
+def test_full_width_text_with_an_ellipsis_folds_to_ascii() -> None:
+    assert fold("订单号：１１３－４５６７８９０…", 100) == "订单号:113-4567890..."
