@@ -19,7 +19,7 @@ from maild.classify.default import DEFAULT_MODEL
 from maild.classify.features import STRUCT_NAMES, featurize_counts
 from maild.classify.message import MessageText
 from maild.classify.model import Classifier, decide, load_model
-from maild.classify.vectorize import STRUCT_WEIGHT, feature_rows, hashed_column
+from maild.classify.vectorize import STRUCT_WEIGHT, feature_rows, hashed_columns
 
 ROOT = Path(__file__).parents[2]
 DATA = ROOT / "tests" / "data" / "classify"
@@ -67,7 +67,7 @@ def test_tokens_hash_to_the_columns_scikit_learn_gives_them(messages: list[Messa
     for n_features in (2**19, 1000):
         hasher = FeatureHasher(n_features=n_features, input_type="string", alternate_sign=False)
         want = hasher.transform([t] for t in tokens).indices.tolist()
-        assert [hashed_column(t, n_features) for t in tokens] == want
+        assert hashed_columns(tokens, n_features) == want
 
 
 def test_the_feature_rows_are_the_scipy_matrix_training_fits_on(
