@@ -158,8 +158,8 @@ def _train_text(report: TrainReport) -> str:
 
 
 def _load(path: Path | None) -> Classifier:
+    from maild.classify.default import DEFAULT_MODEL
     from maild.classify.model import load_model
-    from maild.classify.shipped import DEFAULT_MODEL
 
     if path is None and not DEFAULT_MODEL.is_file():
         raise MaildError(

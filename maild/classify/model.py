@@ -21,7 +21,13 @@ import numpy.typing as npt
 from maild.classify.artifact import ModelError, read_artifact, write_artifact
 from maild.classify.features import STRUCT_NAMES
 from maild.classify.message import LABELS, MessageText, Prediction
-from maild.classify.vectorize import STRUCT_WEIGHT, reweigh, vectorize
+from maild.classify.vectorize import (
+    STRUCT_WEIGHT,
+    SparseRows,
+    feature_rows,
+    reweighed,
+    row_numbers,
+)
 
 log = logging.getLogger(__name__)
 
@@ -42,10 +48,13 @@ _OPTIONAL = frozenset({"idf"})
 CJK_MESSAGE = 0.2
 
 
-def mostly_chinese(matrix: Any, n_hash: int) -> npt.NDArray[np.bool_]:
-    """Rows of a :func:`vectorize` matrix whose text is at least :data:`CJK_MESSAGE` Chinese
-    (read from the ``cjk_fraction`` structure column, the first after the hashed text)."""
-    column = np.asarray(matrix[:, n_hash].toarray()).ravel()
+def mostly_chinese(matrix: SparseRows, n_hash: int) -> npt.NDArray[np.bool_]:
+    """Rows of a :func:`~maild.classify.vectorize.feature_rows` matrix whose text is at
+    least :data:`CJK_MESSAGE` Chinese (read from the ``cjk_fraction`` structure column,
+    the first after the hashed text)."""
+    held = matrix.indices == n_hash
+    column = np.zeros(matrix.shape[0])
+    column[row_numbers(matrix)[held]] = matrix.data[held]
     out: npt.NDArray[np.bool_] = column >= CJK_MESSAGE * STRUCT_WEIGHT
     return out
 
@@ -92,21 +101,23 @@ class Classifier:
     version: str = ""
     manifest: Mapping[str, Any] = field(default_factory=dict)
 
-    def __post_init__(self) -> None:
-        # sparse @ dense needs a C-ordered right operand; ``coef.T`` is not, and scipy
-        # would copy all the weights on every call (about 10 ms, per message).
-        object.__setattr__(self, "_coef_t", np.ascontiguousarray(self.coef.T))
+    def raw_scores(self, matrix: SparseRows) -> FloatArray:
+        """Linear decision values for a feature matrix from
+        :func:`~maild.classify.vectorize.feature_rows`.
 
-    def raw_scores(self, matrix: Any) -> FloatArray:
-        """Linear decision values for a feature matrix from :func:`vectorize`.
-
-        The model's term weights are applied here rather than in :func:`vectorize`, so
-        one featurized matrix serves every model (training re-fits many on one matrix).
+        The model's term weights are applied here rather than when featurizing, so one
+        featurized matrix serves every model (training re-fits many on one matrix).
+        Each label's score is a sum over the row's stored values only: the weights of the
+        columns a batch uses are gathered, never the whole weight matrix.
         """
-        coef_t: npt.NDArray[np.float32] = getattr(self, "_coef_t")  # noqa: B009
-        weighed = reweigh(matrix, self.idf, self.n_hash)
-        out: FloatArray = np.asarray(weighed @ coef_t, dtype=np.float64) + self.intercept
-        return out
+        data = reweighed(matrix, self.idf, self.n_hash)
+        rows, n_rows = row_numbers(matrix), matrix.shape[0]
+        out = np.empty((n_rows, len(self.labels)))
+        for k, weights in enumerate(self.coef):
+            terms = data * weights[matrix.indices]
+            out[:, k] = np.bincount(rows, weights=terms, minlength=n_rows)
+        scores: FloatArray = out + self.intercept
+        return scores
 
     def calibrate(self, raw: FloatArray) -> FloatArray:
         """Calibrated probabilities from raw scores (a multinomial logistic map)."""
@@ -116,10 +127,11 @@ class Classifier:
         """Calibrated probability of every label, one row per message."""
         if not items:
             return np.zeros((0, len(self.labels)))
-        return self.calibrate(self.raw_scores(vectorize(items, self.n_hash)))
+        return self.calibrate(self.raw_scores(feature_rows(items, self.n_hash)))
 
-    def decide(self, matrix: Any, proba: FloatArray) -> npt.NDArray[np.int64]:
-        """Label index per row of ``matrix`` (from :func:`vectorize`) and its ``proba``."""
+    def decide(self, matrix: SparseRows, proba: FloatArray) -> npt.NDArray[np.int64]:
+        """Label index per row of ``matrix`` (from
+        :func:`~maild.classify.vectorize.feature_rows`) and its ``proba``."""
         if not len(self.cjk_thresholds):
             return decide(proba, self.thresholds)
         cjk = mostly_chinese(matrix, self.n_hash)
@@ -130,7 +142,7 @@ class Classifier:
         """Label, every label's score and the model version, for each message."""
         if not items:
             return []
-        matrix = vectorize(items, self.n_hash)
+        matrix = feature_rows(items, self.n_hash)
         proba = self.calibrate(self.raw_scores(matrix))
         chosen = self.decide(matrix, proba)
         return [

@@ -1,6 +1,6 @@
-"""The model maild ships: where it lives, the one recipe that builds it, and its check.
+"""The model maild ships: the one recipe that builds it, and its check.
 
-It is committed (``maild/classify/default_model.npz``, about 4 MB), not built at
+It is committed (:data:`~maild.classify.default.DEFAULT_MODEL`, about 4 MB), not built at
 install time: building needs the shared corpora, which a fresh machine does not have,
 and 1.5 minutes of two cores. So a fresh clone or wheel classifies out of the box, and
 tests never depend on what a developer built locally.
@@ -25,7 +25,7 @@ plus the clean rows of the two abuse corpora as contrast ham
 
 from __future__ import annotations
 
-__all__ = ["DEFAULT_MODEL", "SHIPPED_CORPORA", "train_shipped"]
+__all__ = ["SHIPPED_CORPORA", "train_shipped"]
 
 import tempfile
 from pathlib import Path
@@ -34,8 +34,6 @@ from typing import Final
 from maild.classify.train import Progress, TrainReport, train
 from maild.classify.upstream import write_contrast_ham
 
-#: Inside the package, so an installed maild and a source checkout find it alike.
-DEFAULT_MODEL: Final = Path(__file__).resolve().with_name("default_model.npz")
 #: The normalized files of ``shared/corpora`` the shipped model learns from.
 SHIPPED_CORPORA: Final = ("dev.jsonl.gz", "ecommerce-ham.jsonl.gz")
 

@@ -3,15 +3,34 @@
 Hashing (not a fitted vocabulary) keeps the model file a few plain arrays, makes
 vectorizing stateless, and lets training featurize a corpus once and re-fit on any
 subset of its rows (source-aware validation re-fits many times).
+
+The matrix is built as the three arrays of compressed sparse rows with numpy alone
+(:func:`feature_rows`), and serving scores those arrays directly: importing scipy and
+scikit-learn costs each process that classifies about 0.8 s of CPU. Training wraps the
+same arrays into a scipy matrix (:func:`vectorize`), so both read one featurization.
 """
 
 from __future__ import annotations
 
-__all__ = ["N_HASH", "STRUCT_WEIGHT", "reweigh", "term_weights", "vectorize"]
+__all__ = [
+    "N_HASH",
+    "STRUCT_WEIGHT",
+    "FeatureRows",
+    "SparseRows",
+    "feature_rows",
+    "hashed_columns",
+    "reweigh",
+    "reweighed",
+    "row_numbers",
+    "term_weights",
+    "vectorize",
+]
 
-from collections.abc import Sequence
-from typing import TYPE_CHECKING
+from collections.abc import Iterable, Sequence
+from dataclasses import dataclass
+from typing import TYPE_CHECKING, Any, Protocol
 
+import mmh3
 import numpy as np
 import numpy.typing as npt
 
@@ -29,25 +48,132 @@ N_HASH = 2**19
 #: that they cannot outvote the text on their own.
 STRUCT_WEIGHT = 0.5
 
+FloatArray = npt.NDArray[np.float64]
+IndexArray = npt.NDArray[np.int32]
+
+
+class SparseRows(Protocol):
+    """What scoring reads of a feature matrix: :class:`FeatureRows` or a scipy CSR matrix
+    (training and the benches score the matrices they fitted on)."""
+
+    @property
+    def data(self) -> npt.NDArray[Any]: ...
+    @property
+    def indices(self) -> npt.NDArray[Any]: ...
+    @property
+    def indptr(self) -> npt.NDArray[Any]: ...
+    @property
+    def shape(self) -> tuple[int, int]: ...
+
+
+@dataclass(frozen=True, slots=True)
+class FeatureRows:
+    """A feature matrix as compressed sparse rows: row ``i`` holds ``data[indptr[i]:indptr[i+1]]``
+    at columns ``indices[indptr[i]:indptr[i+1]]``."""
+
+    data: FloatArray
+    indices: IndexArray
+    indptr: IndexArray
+    shape: tuple[int, int]
+
+    def tocsr(self) -> sp.csr_matrix:
+        """The same matrix for scipy and scikit-learn (training only)."""
+        import scipy.sparse as sp
+
+        return sp.csr_matrix((self.data, self.indices, self.indptr), shape=self.shape)
+
+
+def hashed_columns(tokens: Iterable[str], n_hash: int) -> list[int]:
+    """The column of each token: scikit-learn's ``FeatureHasher`` (``alternate_sign=False``)
+    column, the absolute signed 32-bit MurmurHash3 (seed 0) of its UTF-8 bytes modulo
+    ``n_hash``, so that models trained with it keep their meaning.
+
+    For the hash -2**31 scikit-learn computes ``(2**31 - n_hash) % n_hash``, which is
+    ``2**31 % n_hash``: what Python's ``abs`` and ``%`` give. No cache of columns: with
+    the vocabulary of the shared corpora a lookup saves less than a miss costs.
+    """
+    murmur = mmh3.hash
+    return [abs(murmur(token, 0, True)) % n_hash for token in tokens]
+
+
+def row_numbers(matrix: SparseRows) -> npt.NDArray[np.intp]:
+    """The row of every stored value of ``matrix``."""
+    return np.repeat(np.arange(matrix.shape[0]), np.diff(matrix.indptr))
+
+
+def _text_part(
+    columns: list[int], counts: list[int], lengths: list[int], n_hash: int
+) -> tuple[IndexArray, IndexArray, FloatArray]:
+    """Indptr, columns and sublinear-tf, l2-normalised values of the hashed text part.
+
+    Columns of a row come in descending order: the order the scipy construction this
+    replaces left them in. A fit visits a row's values in stored order, and floating
+    point sums depend on it, so keeping it keeps the shipped model byte for byte.
+    """
+    n_rows = len(lengths)
+    rows = np.repeat(np.arange(n_rows, dtype=np.int64), lengths)
+    keys = rows * n_hash + np.asarray(columns, dtype=np.int64)
+    order = np.argsort(keys, kind="stable")
+    keys = keys[order]
+    # Tokens of a row that hash to one column share it: their counts add up.
+    first = np.flatnonzero(np.diff(keys, prepend=-1))
+    summed = np.add.reduceat(np.asarray(counts, dtype=np.float64)[order], first)
+    keys = keys[first]
+    rows = keys // n_hash
+    indptr = np.zeros(n_rows + 1, dtype=np.int32)
+    np.cumsum(np.bincount(rows, minlength=n_rows), out=indptr[1:])
+    data = np.log1p(summed)
+    # Row sums with ``np.add.reduceat`` over ascending columns, as scipy sums rows.
+    squares = np.zeros(n_rows)
+    filled = np.flatnonzero(np.diff(indptr))
+    if len(filled):
+        squares[filled] = np.add.reduceat(data * data, indptr[filled])
+    norms = np.sqrt(squares)
+    norms[norms == 0.0] = 1.0
+    data = data * (1.0 / norms)[rows]
+    # Reverse each row: the value at ``p`` moves to ``start + end - 1 - p``.
+    flipped = indptr[rows] + indptr[rows + 1] - 1 - np.arange(len(keys))
+    out_columns = np.empty(len(keys), dtype=np.int32)
+    out_columns[flipped] = keys - rows * n_hash
+    out_data = np.empty(len(keys))
+    out_data[flipped] = data
+    return indptr, out_columns, out_data
+
+
+def feature_rows(messages: Sequence[MessageText], n_hash: int = N_HASH) -> FeatureRows:
+    """Rows of sublinear-tf, l2-normalised hashed tokens, then the nonzero structure
+    columns (times :data:`STRUCT_WEIGHT`)."""
+    columns: list[int] = []
+    counts: list[int] = []
+    lengths: list[int] = []
+    struct = np.zeros((len(messages), len(STRUCT_NAMES)))
+    for i, message in enumerate(messages):
+        tokens, struct[i] = featurize_counts(message)
+        columns += hashed_columns(tokens, n_hash)
+        counts += tokens.values()
+        lengths.append(len(tokens))
+    text_indptr, text_columns, text_data = _text_part(columns, counts, lengths, n_hash)
+    struct *= STRUCT_WEIGHT
+    struct_rows, struct_columns = np.nonzero(struct)
+    struct_indptr = np.zeros(len(messages) + 1, dtype=np.int32)
+    np.cumsum(np.bincount(struct_rows, minlength=len(messages)), out=struct_indptr[1:])
+    # Each row: its text values, then its structure values.
+    text_rows = np.repeat(np.arange(len(messages)), np.diff(text_indptr))
+    text_at = np.arange(len(text_data)) + struct_indptr[text_rows]
+    struct_at = np.arange(len(struct_rows)) + text_indptr[struct_rows + 1]
+    size = len(text_data) + len(struct_rows)
+    indices = np.empty(size, dtype=np.int32)
+    data = np.empty(size)
+    indices[text_at], data[text_at] = text_columns, text_data
+    indices[struct_at] = n_hash + struct_columns
+    data[struct_at] = struct[struct_rows, struct_columns]
+    width = n_hash + len(STRUCT_NAMES)
+    return FeatureRows(data, indices, text_indptr + struct_indptr, (len(messages), width))
+
 
 def vectorize(messages: Sequence[MessageText], n_hash: int = N_HASH) -> sp.csr_matrix:
-    """Rows of sublinear-tf, l2-normalised hashed tokens, then the structure columns."""
-    # Imported on first use: scipy and scikit-learn take about a second to import, which
-    # maild's main process (it only checks that model files load) never needs to spend.
-    import scipy.sparse as sp
-    from sklearn.feature_extraction import FeatureHasher
-
-    done = [featurize_counts(m) for m in messages]
-    hasher = FeatureHasher(n_features=n_hash, input_type="dict", alternate_sign=False)
-    text = hasher.transform(counts for counts, _struct in done).tocsr()
-    text.data = np.log1p(text.data)
-    norms = np.sqrt(np.asarray(text.multiply(text).sum(axis=1)).ravel())
-    norms[norms == 0.0] = 1.0
-    text = sp.diags(1.0 / norms) @ text
-    struct = np.asarray([struct for _toks, struct in done], dtype=np.float64).reshape(
-        len(messages), len(STRUCT_NAMES)
-    )
-    return sp.hstack([text, sp.csr_matrix(struct * STRUCT_WEIGHT)], format="csr")
+    """:func:`feature_rows` as a scipy matrix, for training."""
+    return feature_rows(messages, n_hash).tocsr()
 
 
 def term_weights(matrix: sp.csr_matrix, n_hash: int) -> npt.NDArray[np.float32]:
@@ -67,19 +193,28 @@ def term_weights(matrix: sp.csr_matrix, n_hash: int) -> npt.NDArray[np.float32]:
     return out
 
 
+def reweighed(matrix: SparseRows, idf: npt.NDArray[np.float32], n_hash: int) -> FloatArray:
+    """The values of ``matrix`` (from :func:`feature_rows`) with its text columns times
+    ``idf`` and each row's text part l2-normalised again; structure values unchanged."""
+    data = np.array(matrix.data, dtype=np.float64)
+    if not len(idf):
+        return data
+    text = matrix.indices < n_hash
+    columns = matrix.indices[text]
+    data[text] *= idf[columns]
+    row = row_numbers(matrix)[text]
+    norms = np.sqrt(np.bincount(row, weights=data[text] ** 2, minlength=matrix.shape[0]))
+    norms[norms == 0.0] = 1.0
+    data[text] /= norms[row]
+    return data
+
+
 def reweigh(matrix: sp.csr_matrix, idf: npt.NDArray[np.float32], n_hash: int) -> sp.csr_matrix:
-    """``matrix`` (from :func:`vectorize`) with its text columns times ``idf`` and each
-    row's text part l2-normalised again; structure columns unchanged. Empty ``idf``
-    (a model trained before term weights existed) leaves the matrix as it is.
+    """:func:`reweighed` as a new scipy matrix, for training. Empty ``idf`` (a model
+    trained before term weights existed) leaves the matrix as it is.
     """
     if not len(idf):
         return matrix
     out = matrix.tocsr(copy=True).astype(np.float64)
-    text = out.indices < n_hash
-    data = out.data
-    data[text] *= idf[out.indices[text]]
-    row = np.repeat(np.arange(out.shape[0]), np.diff(out.indptr))
-    norms = np.sqrt(np.bincount(row[text], weights=data[text] ** 2, minlength=out.shape[0]))
-    norms[norms == 0.0] = 1.0
-    data[text] /= norms[row[text]]
+    out.data = reweighed(out, idf, n_hash)
     return out

@@ -25,9 +25,9 @@ class MailboxRules:
 
 def _model(name: str, configured: str | None, base: Path, checked: set[Path]) -> str | None:
     # Imported here so that parse workers, which import this module for MailboxRules,
-    # do not load numpy and scikit-learn.
+    # do not load numpy.
+    from maild.classify.default import DEFAULT_MODEL
     from maild.classify.model import load_model
-    from maild.classify.shipped import DEFAULT_MODEL
 
     if configured is None:
         if not DEFAULT_MODEL.is_file():

@@ -18,7 +18,7 @@ from pathlib import Path
 import numpy as np
 import pytest
 
-from maild.classify import shipped
+from maild.classify import default
 from maild.classify.message import LABELS
 from maild.classify.model import load_model
 from maild.cli import EX_PROBLEMS, EX_USAGE, main
@@ -142,7 +142,7 @@ def test_the_shipped_model_is_the_default(
 ) -> None:
     eml = tmp_path / "phish.eml"
     eml.write_bytes(PHISHING)
-    monkeypatch.setattr(shipped, "DEFAULT_MODEL", model)
+    monkeypatch.setattr(default, "DEFAULT_MODEL", model)
 
     assert main(["classify", str(eml), "--json"]) == 0
 
@@ -155,7 +155,7 @@ def test_without_a_built_default_model_the_error_says_how_to_build_it(
     eml = tmp_path / "phish.eml"
     eml.write_bytes(PHISHING)
     missing = tmp_path / "default_model.npz"
-    monkeypatch.setattr(shipped, "DEFAULT_MODEL", missing)
+    monkeypatch.setattr(default, "DEFAULT_MODEL", missing)
 
     assert main(["classify", str(eml)]) == EX_PROBLEMS
 

@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import gzip
 import json
+import re
 import time
 from pathlib import Path
 
@@ -14,7 +15,10 @@ import scipy.sparse as sp  # type: ignore[import-untyped]  # no stubs
 
 from maild.classify.corpus import family_of, group_of, is_shippable, load_examples
 from maild.classify.features import (
+    _AMOUNT,
+    _CAPS_WORD,
     STRUCT_NAMES,
+    _amounts,
     clean_text,
     featurize_counts,
     registrable,
@@ -320,3 +324,18 @@ def test_ham_weights_give_each_ham_corpus_an_equal_share() -> None:
     w = ham_weights(y, sources, np.ones(len(y), dtype=bool))
     assert w[:90].sum() == pytest.approx(0.5) == w[90:100].sum()
     assert w[100:].sum() == 0.0
+
+
+@pytest.mark.parametrize(
+    "text", ["SALE now", "xSALE", "SALE_1", "ÉTÉ SALE!", "AB ABC ABCD", "ABCé", "", "a\nBIG\nDEAL"]
+)
+def test_shouted_words_are_the_runs_a_word_boundary_pattern_finds(text: str) -> None:
+    assert _CAPS_WORD.findall(text) == re.findall(r"\b[A-Z]{3,}\b", text)
+
+
+@pytest.mark.parametrize(
+    "text",
+    ["Pay $5 now", "5 USD", "5 uſd", "10 Dollars", "5元", "3万元", "$ 5元", "5 euros", "１０元"],
+)
+def test_amounts_are_counted_as_the_full_pattern_counts_them(text: str) -> None:
+    assert _amounts(text, text.lower()) == len(_AMOUNT.findall(text))

@@ -9,10 +9,10 @@ import numpy as np
 import pytest
 
 from maild.classify.corpus import is_shippable
+from maild.classify.default import DEFAULT_MODEL
 from maild.classify.fit import cjk_thresholds
 from maild.classify.message import MessageText
 from maild.classify.model import Classifier, load_model
-from maild.classify.shipped import DEFAULT_MODEL
 from maild.classify.train import recipe_digest
 from tests.support.tables import table_rows
 
