@@ -11,7 +11,7 @@ function wrapped in a CPU-time counter. CPU time of this thread (``thread_time``
 is reported rather than wall time: the machines are shared, and CPU time is what a
 stage costs however busy the other cores are. The shipped classifier counts when it
 ships (``maild/classify/default_model.npz``); ``--no-model`` leaves it out. Loading it
-(numpy, scikit-learn, the arrays) happens once per worker process and is reported
+(numpy, the arrays) happens once per worker process and is reported
 apart from the per-message figures.
 """
 
@@ -109,7 +109,7 @@ def main() -> None:
         loading = time.thread_time()
         if use_model:
             # Once per worker process, not per message: loading the arrays, and the first
-            # call's import of scipy and scikit-learn.
+            # call's imports.
             workers._classifier(str(model)).predict([message_from_raw(raws[0])])
         loading = time.thread_time() - loading
         pks = store.pending(limit=args.count)

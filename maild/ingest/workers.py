@@ -89,7 +89,7 @@ def _classifier(path: str) -> "Classifier":
 
 def warm_up(models: Collection[str]) -> None:
     """Get a new worker ready to classify: load each model and classify one empty
-    message, which imports what classifying needs (about a second of CPU).
+    message, which imports what classifying needs.
 
     A process pool starts its processes one submission at a time, each when no other
     is idle; handed this first, every worker of a new pool starts and gets ready at

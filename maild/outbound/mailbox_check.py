@@ -27,7 +27,7 @@ if TYPE_CHECKING:
 
 
 def _model(path: str) -> Classifier:
-    # Imported here: numpy and scikit-learn load only for a mailbox with a model.
+    # Imported here: numpy loads only for a mailbox with a model.
     from maild.classify.shared import shared_model
 
     return shared_model(path)
