@@ -16,8 +16,7 @@ from dataclasses import dataclass, field, replace
 
 from prometheus_client import CollectorRegistry, generate_latest
 
-from maild.config import Settings
-from maild.daemon import IDLE_RENEW_S, Daemon, Loader
+from maild.config import Loader, Settings
 from maild.http_endpoints import Readiness, serve
 from maild.ingest.mailbox import MailboxSyncReport, record_metrics, sync_all
 from maild.ingest.pipeline import Processor, ProcessReport
@@ -118,11 +117,11 @@ def exposition(settings: Settings, store: Store, clock: Clock) -> bytes:
     return generate_latest(registry)
 
 
-def _readiness(settings: Settings, store: Store, clock: Clock) -> Readiness:
+def _readiness(settings: Settings, store: Store, clock: Clock, idle_renew_s: float) -> Readiness:
     """Ready: the database answers and every watched folder synced recently.
 
     "Recently" is three poll intervals, at least ten minutes (a folder in IDLE syncs
-    every IDLE_RENEW_S when nothing arrives, and at least that long is allowed).
+    every ``idle_renew_s`` when nothing arrives, and at least that long is allowed).
     """
 
     def problems() -> list[str]:
@@ -133,7 +132,7 @@ def _readiness(settings: Settings, store: Store, clock: Clock) -> Readiness:
             imap = mailbox.imap
             limit = max(600.0, 3 * imap.poll_interval_s)
             if imap.idle:
-                limit = max(limit, IDLE_RENEW_S + 300.0)
+                limit = max(limit, idle_renew_s + 300.0)
             synced = (
                 {f.folder: f for f in stats.mailboxes[name].folders}
                 if name in stats.mailboxes
@@ -154,11 +153,16 @@ async def run_forever(
     settings: Settings, store: Store, clock: Clock, load: Loader | None = None
 ) -> None:
     """The daemon, with its metrics and health endpoints served for as long as it runs."""
+    # Imported here: the daemon brings the submission gateway (aiosmtpd) and the
+    # instance leases, which ``run --once`` and the other commands do not use; a
+    # one-off run starts that much sooner.
+    from maild.daemon import IDLE_RENEW_S, Daemon
+
     registry = CollectorRegistry()
     metrics = _metrics(settings, registry)
     notifier = ServiceNotifier.from_environ(os.environ)
     daemon = Daemon(settings, store, clock, metrics, load=load, notifier=notifier)
-    folders = _readiness(settings, store, clock)
+    folders = _readiness(settings, store, clock, IDLE_RENEW_S)
     server = serve(
         settings.metrics.host,
         settings.metrics.port,

@@ -28,8 +28,7 @@ from maild.app import exposition, reprocess, run_forever, run_once
 from maild.classify import commands as classify_commands
 from maild.classify.artifact import ModelError
 from maild.clock import utcnow
-from maild.config import Settings, load_config
-from maild.daemon import Loader
+from maild.config import Loader, Settings, load_config
 from maild.demo import commands as demo_commands
 from maild.errors import ConfigError, MaildError, StoreError
 from maild.ingest.pipeline import ALL_STATES

@@ -25,7 +25,7 @@ from dataclasses import dataclass, field
 from datetime import datetime
 
 from maild.backoff import Backoff
-from maild.config import Settings
+from maild.config import Loader, Settings
 from maild.config.settings import MailboxSettings
 from maild.errors import ConfigError, MaildError, PermanentError
 from maild.gateway.listeners import Gateways
@@ -65,8 +65,6 @@ STOP_GRACE_S = 7.0
 SENT_RECHECK_S = 600.0
 
 DEFAULT_BACKOFF = Backoff(initial_s=1.0, factor=2.0, cap_s=300.0, jitter=0.25)
-
-Loader = Callable[[], Settings]
 
 
 @dataclass

@@ -15,8 +15,7 @@ from datetime import UTC, datetime
 
 from maild.classify.flagging import REASONS
 from maild.clock import utcnow
-from maild.config import Settings
-from maild.daemon import Loader
+from maild.config import Loader, Settings
 from maild.errors import MaildError
 from maild.ingest.seen import mark_seen_on_server
 from maild.sla.presets import mailbox_policies

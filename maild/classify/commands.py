@@ -29,8 +29,7 @@ from maild.errors import MaildError
 if TYPE_CHECKING:
     from maild.classify.model import Classifier
     from maild.classify.train import TrainReport
-    from maild.config import Settings
-    from maild.daemon import Loader
+    from maild.config import Loader, Settings
 
 _MODEL_HELP = "model file (default: the model maild ships, see README 'Classifier')"
 

@@ -8,6 +8,7 @@ __all__ = [
     "PRESETS",
     "DatabaseSettings",
     "ImapSettings",
+    "Loader",
     "MailboxSettings",
     "MetricsSettings",
     "Preset",
@@ -18,7 +19,7 @@ __all__ = [
     "load_config",
 ]
 
-from maild.config.load import load_config
+from maild.config.load import Loader, load_config
 from maild.config.secret import Secret
 from maild.config.settings import (
     PRESETS,

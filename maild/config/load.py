@@ -8,13 +8,13 @@ problems are merged, located by line, and raised together as one ConfigError.
 
 from __future__ import annotations
 
-__all__ = ["load_config", "read_toml_file"]
+__all__ = ["Loader", "load_config", "read_toml_file"]
 
 import ast
 import os
 import re
 import tomllib
-from collections.abc import Mapping
+from collections.abc import Callable, Mapping
 from pathlib import Path
 from typing import Final
 
@@ -32,6 +32,9 @@ from maild.config.problems import explain, format_path
 from maild.config.secret import Secret
 from maild.config.settings import Settings
 from maild.errors import ConfigError, ConfigProblem
+
+#: Reads the configuration again (the daemon on SIGHUP); what commands are handed.
+Loader = Callable[[], Settings]
 
 _TOML_WHERE: Final = re.compile(r" \(at (?:line (\d+), column (\d+)|end of document)\)$")
 _DECLARED_TWICE: Final = re.compile(r"Cannot declare (\(.*\)) twice")

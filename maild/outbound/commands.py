@@ -23,8 +23,7 @@ from maild.outbound.mailbox_check import check_draft
 from maild.outbound.model import Violation
 
 if TYPE_CHECKING:
-    from maild.config import Settings
-    from maild.daemon import Loader
+    from maild.config import Loader, Settings
 
 _EX_OK, _EX_VIOLATIONS, _EX_USAGE = 0, 1, 2  # maild.cli's codes; cli imports this module
 

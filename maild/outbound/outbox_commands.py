@@ -29,8 +29,7 @@ from maild.store import outbox as rows
 from maild.store.outbox import OutboxRow
 
 if TYPE_CHECKING:
-    from maild.config import Settings
-    from maild.daemon import Loader
+    from maild.config import Loader, Settings
 
 _EX_OK, _EX_REFUSED = 0, 1  # maild.cli's codes; cli imports this module
 
