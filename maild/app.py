@@ -79,6 +79,7 @@ async def _sync_and_process(
 async def run_once(settings: Settings, store: Store, clock: Clock) -> OnceReport:
     metrics = _metrics(settings, CollectorRegistry())
     processor = Processor(store, clock, metrics, rules=rules_for(settings))
+    processor.start_workers()
     try:
         report = await _sync_and_process(settings, store, processor, metrics, clock)
         # Then the outbox; processing threads what was sent, so its conversations answer.
@@ -92,6 +93,7 @@ async def reprocess(
     settings: Settings, store: Store, clock: Clock, *, states: Sequence[str], mailbox: str | None
 ) -> ProcessReport:
     processor = Processor(store, clock, rules=rules_for(settings))
+    processor.start_workers()
     try:
         return await processor.run(states=states, mailbox=mailbox)
     finally:

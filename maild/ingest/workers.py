@@ -1,7 +1,8 @@
 """Code that runs inside parse worker processes; kept light so workers start fast.
 
-Workers are started with ``spawn`` and die with maild: if maild is killed
-outright (SIGKILL, OOM), nothing is left behind parsing for a dead parent. They
+Workers are forked at the start of a run that syncs and exits, spawned otherwise
+(``Processor.start_workers``), and die with maild: if maild is killed outright
+(SIGKILL, OOM), nothing is left behind parsing for a dead parent. They
 also run at a lower CPU priority than maild itself, so that landing (what makes
 a message safe) is never slowed by parsing, which may lag.
 

@@ -5,6 +5,8 @@ import contextlib
 import json
 import multiprocessing
 import random
+import subprocess
+import sys
 from datetime import UTC, datetime
 from pathlib import Path
 
@@ -113,6 +115,51 @@ async def test_a_new_worker_pool_starts_every_worker_at_once(store: Store) -> No
         processor.close()
     assert report.processed == 4
     assert len(workers) == 2
+
+
+# Run in a fresh interpreter: whether a worker may be forked depends on the threads of
+# the process, and the test process's own depend on which tests ran before.
+_START_WORKERS = """
+import asyncio, multiprocessing, sys, threading
+from pathlib import Path
+from maild.ingest.pipeline import Processor
+from maild.store import Store
+from tests.integration.test_processing import NOW, land
+from tests.support.mailgen import make_message
+
+if sys.argv[2] == "with-a-thread":
+    threading.Thread(target=threading.Event().wait, daemon=True).start()
+store = Store.open(f"sqlite:///{Path(sys.argv[1]) / 'maild.db'}")
+store.ensure_mailboxes({"shop": "support@shop.example"}, NOW)
+land(store, [make_message(i, seed=32) for i in range(6)])
+processor = Processor(store, lambda: NOW, workers=2, batch=250)
+processor.start_workers()
+try:
+    mine = Path("/proc/self/cmdline").read_bytes()  # a forked child keeps it, spawned ones not
+    for child in multiprocessing.active_children():
+        print("forked" if Path(f"/proc/{child.pid}/cmdline").read_bytes() == mine else "spawned")
+    print("processed", asyncio.run(processor.run()).processed)
+finally:
+    processor.close()
+"""
+
+
+@pytest.mark.parametrize(
+    ("threads", "started"), [("alone", "forked"), ("with-a-thread", "spawned")]
+)
+def test_a_run_starts_its_workers_at_once_forked_unless_another_thread_runs(
+    tmp_path: Path, threads: str, started: str
+) -> None:
+    # Forked, a worker has what maild already imported and loaded and starts at once;
+    # forking beside another thread could leave a lock held forever in the worker.
+    done = subprocess.run(
+        [sys.executable, "-c", _START_WORKERS, str(tmp_path), threads],
+        capture_output=True,
+        text=True,
+        check=True,
+        cwd=Path(__file__).parents[2],
+    )
+    assert done.stdout.split() == [started, started, "processed", "6"]
 
 
 async def test_processing_compresses_what_landing_stored_plain_and_reprocess_reparses_it(
