@@ -22,14 +22,14 @@ are read by one expression, thirty times faster and with mail-parser's own resul
 name before ``<addr>``, the usual From of Chinese webmail.
 """
 
-__all__ = ["People", "read_people"]
+__all__ = ["People", "mail_date", "read_people"]
 
 import base64
 import binascii
 import logging
 import re
 from dataclasses import dataclass
-from datetime import datetime
+from datetime import UTC, datetime, timedelta
 
 from mailparser.dates import parse_mail_date
 from mailparser.utils import get_addresses
@@ -47,6 +47,23 @@ _MAX_ITEMS = 256
 _ITEM_END = re.compile(rb"[,;]")
 _MAX_DATE_BYTES = 200
 _COLON_ZONE = re.compile(rb"([+-][0-9]{2}):([0-9]{2})(\s*(?:\(.*\))?\s*)$")
+_MONTHS = {
+    name: number
+    for number, name in enumerate(
+        ("jan", "feb", "mar", "apr", "may", "jun", "jul", "aug", "sep", "oct", "nov", "dec"), 1
+    )
+}
+# mail-parser reads years before 1900 as invalid.
+_FIRST_YEAR = 1900
+# Anything this lets through that mail-parser would refuse (an hour past 23, a 31st of
+# April) datetime() refuses too, and mail-parser then decides; a leap second is left to it.
+_CANONICAL_DATE = re.compile(
+    r"(?:(?:mon|tue|wed|thu|fri|sat|sun), )?([0-9]{1,2}) ("
+    + "|".join(_MONTHS)
+    + r") ([0-9]{4}) ([0-2][0-9]):([0-5][0-9]):([0-5][0-9]) ([+-])([0-9]{2})([0-9]{2})"
+    r"(?: \([a-z]{1,8}\))?",
+    re.ASCII | re.IGNORECASE,
+)
 _SEPARATORS = re.compile(r"[\s<>()\[\]\",;:\x00-\x1f\x7f]+")
 _ADDRESS = re.compile(r"[^@]+@[^@.]+(?:\.[^@.]+)+")
 
@@ -90,9 +107,9 @@ def read_people(headers: dict[str, bytes], notes: Notes) -> People:
         when = (
             None
             if date is None
-            else parse_mail_date(
+            else mail_date(
                 _COLON_ZONE.sub(rb"\1\2\3", date[:_MAX_DATE_BYTES].strip()).decode("latin-1")
-            ).value
+            )
         )
     except Exception as exc:  # a third-party parser on hostile input; a crash here
         # must cost the addresses, not the message (which is then still threaded and read).
@@ -113,6 +130,36 @@ def read_people(headers: dict[str, bytes], notes: Notes) -> People:
         reply_to=reply[0][1] if reply else _fallback_address(headers.get("reply-to")),
         date=when if isinstance(when, datetime) and when.tzinfo is not None else None,
     )
+
+
+def mail_date(text: str) -> datetime | None:
+    """``parse_mail_date(text).value``, the usual form read at a tenth of its cost.
+
+    Nearly every Date is written the one way RFC 5322 recommends, ``Fri, 01 Mar 2024
+    08:05:06 +0000``, sometimes with the zone's name after it in a comment. That form,
+    when every field is in range, is read here; any other text (folded, obsolete,
+    leap second, out of range) goes to mail-parser, which decides as it always has.
+    """
+    match = _CANONICAL_DATE.fullmatch(text)
+    if match is not None:
+        day, month, year, hour, minute, second, sign, zone_hours, zone_minutes = match.groups()
+        offset = int(zone_hours) * 60 + int(zone_minutes)
+        try:
+            value = datetime(
+                int(year),
+                _MONTHS[month.lower()],
+                int(day),
+                int(hour),
+                int(minute),
+                int(second),
+                tzinfo=UTC,
+            ) - timedelta(minutes=-offset if sign == "-" else offset)
+        except (OverflowError, ValueError):
+            value = None
+        if value is not None and int(year) >= _FIRST_YEAR and int(zone_minutes) < 60:
+            return value
+    found = parse_mail_date(text).value
+    return found if isinstance(found, datetime) else None
 
 
 def _mailboxes(value: bytes | None, name: str, notes: Notes) -> list[Pair]:

@@ -58,6 +58,7 @@ folder. Every reason is a fixed phrase: it never holds message text, addresses o
 
 __all__ = ["LOOP_HEADER", "MachineKind", "MachineMail", "detect"]
 
+import functools
 import re
 import unicodedata
 from collections.abc import Callable, Collection
@@ -246,8 +247,16 @@ def _token(value: str) -> str:
 
 
 def _subject(parsed: ParsedMail) -> str:
-    """The subject folded for matching: full-width colons and letters to ASCII, any case."""
-    folded = unicodedata.normalize("NFKC", parsed.subject).casefold()
+    return _folded_subject(parsed.subject)
+
+
+@functools.lru_cache(maxsize=8)
+def _folded_subject(subject: str) -> str:
+    """The subject folded for matching: full-width colons and letters to ASCII, any case.
+
+    Cached: the bounce, subject and auto-reply rules each read one message's subject.
+    """
+    folded = unicodedata.normalize("NFKC", subject).casefold()
     return " ".join(folded.split())
 
 
@@ -256,7 +265,13 @@ def _report_type(parsed: ParsedMail) -> str | None:
 
     Only the top level counts: a report attached to a buyer's message is what the buyer
     forwards, not what sent the message."""
-    value = _header(parsed, "content-type").encode("utf-8", "replace")
+    return _report_type_of(_header(parsed, "content-type"))
+
+
+@functools.lru_cache(maxsize=8)
+def _report_type_of(content_type: str) -> str | None:
+    """Cached: the bounce and report rules both ask about one message's Content-Type."""
+    value = content_type.encode("utf-8", "replace")
     if media_type(value, "") != "multipart/report":
         return None
     param = parameters(value).get("report-type")

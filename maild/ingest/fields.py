@@ -10,6 +10,7 @@ The first occurrence of a field wins, as in mail-parser.
 __all__ = ["Block", "FieldSet", "find_block", "has_fields", "read_fields"]
 
 import re
+from collections.abc import Iterator
 from dataclasses import dataclass
 
 from maild.ingest.notes import Notes
@@ -36,20 +37,34 @@ class Block:
 
 
 class FieldSet:
-    """A compiled extractor for a fixed set of lower-cased field names."""
+    """A compiled extractor for a fixed set of lower-cased field names.
 
-    __slots__ = ("_pattern",)
+    A field starts a line, so the scan looks for line breaks: a regex that starts with
+    ``\\n`` lets the engine skip straight from one to the next, where ``^`` in
+    multi-line mode is tried at every byte (half the cost over a block of ``Received``
+    lines). The names are grouped by first letter, so one failed letter skips a group.
+    """
+
+    __slots__ = ("_first", "_pattern")
 
     def __init__(self, names: tuple[str, ...]) -> None:
-        alternatives = b"|".join(re.escape(name.encode("ascii")) for name in names)
-        self._pattern = re.compile(
-            rb"^(" + alternatives + rb")[ \t]*:[ \t]*([^\r\n]*(?:\r?\n[ \t][^\r\n]*)*)",
-            re.MULTILINE | re.IGNORECASE,
+        by_first: dict[str, list[str]] = {}
+        for name in names:
+            by_first.setdefault(name[:1], []).append(name[1:])
+        alternatives = b"|".join(
+            re.escape(first.encode("ascii"))
+            + b"(?:"
+            + b"|".join(re.escape(rest.encode("ascii")) for rest in rests)
+            + b")"
+            for first, rests in by_first.items()
         )
+        field = rb"(" + alternatives + rb")[ \t]*:[ \t]*([^\r\n]*(?:\r?\n[ \t][^\r\n]*)*)"
+        self._first = re.compile(field, re.IGNORECASE)
+        self._pattern = re.compile(rb"\n" + field, re.IGNORECASE)
 
     def read(self, raw: bytes, start: int, end: int, notes: Notes) -> dict[str, bytes]:
         found: dict[str, bytes] = {}
-        for match in self._pattern.finditer(raw, start, end):
+        for match in self._matches(raw, start, end):
             name = match.group(1).decode("ascii").lower()
             if name in found:
                 continue
@@ -61,6 +76,18 @@ class FieldSet:
                 value = value[:MAX_FIELD_BYTES]
             found[name] = value.strip()
         return found
+
+    def _matches(self, raw: bytes, start: int, end: int) -> Iterator[re.Match[bytes]]:
+        """The fields that start a line in ``raw[start:end]``, the first line included
+        when it starts the data (any other line start follows a ``\\n``)."""
+        if start == 0:
+            first = self._first.match(raw, 0, end)
+            if first is not None:
+                yield first
+                start = first.end()
+        else:
+            start -= 1
+        yield from self._pattern.finditer(raw, start, end)
 
 
 def find_block(raw: bytes, start: int, end: int, *, strict_end: bool) -> Block:

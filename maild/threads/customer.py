@@ -15,7 +15,6 @@ __all__ = ["Customer", "identify_customer"]
 
 import functools
 import re
-from collections.abc import Sequence
 from dataclasses import dataclass
 from typing import Final
 
@@ -85,9 +84,25 @@ def identify_customer(
     return Customer(None, chosen, relay=True)
 
 
-def _is_relay(address: str, domains: Sequence[str]) -> bool:
+def _is_relay(address: str, domains: tuple[str, ...]) -> bool:
+    """Whether the address's domain is a relay domain or under one: its domain and the
+    parents it names (``a.b.example``, ``b.example``, ``example``) are looked up in a
+    set, not compared with each of a store's twenty relay domains."""
     domain = address.rpartition("@")[2]
-    return any(domain == relay or domain.endswith("." + relay) for relay in domains)
+    relays = _domain_set(domains)
+    if domain in relays:
+        return True
+    dot = domain.find(".")
+    while dot >= 0:
+        if domain[dot + 1 :] in relays:
+            return True
+        dot = domain.find(".", dot + 1)
+    return False
+
+
+@functools.lru_cache(maxsize=64)
+def _domain_set(domains: tuple[str, ...]) -> frozenset[str]:
+    return frozenset(domains)
 
 
 def _from_display(display_name: str | None, hints: CustomerHints) -> str | None:

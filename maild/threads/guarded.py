@@ -25,13 +25,17 @@ _MISSES: Final = 8
 
 
 def guarded_matches(
-    guarded: re.Pattern[str], bare: re.Pattern[str], text: str
+    guarded: re.Pattern[str], bare: re.Pattern[str], text: str, scanned: str | None = None
 ) -> Iterator[re.Match[str]]:
-    """``guarded.finditer(text)``, given a ``bare`` pattern that matches wherever it does."""
+    """``guarded.finditer(text)``, given a ``bare`` pattern that matches wherever it does.
+
+    ``bare`` searches ``scanned`` when given: a text of the same length whose characters
+    match what those of ``text`` at the same places match (``text`` lower-cased).
+    """
     position = 0
     misses = 0
     while misses < _MISSES:
-        candidate = bare.search(text, position)
+        candidate = bare.search(text if scanned is None else scanned, position)
         if candidate is None:
             return
         match = guarded.match(text, candidate.start())

@@ -33,6 +33,7 @@ __all__ = [
     "extract_order_ids",
 ]
 
+import re
 from collections.abc import Iterator, Mapping
 from dataclasses import dataclass
 from typing import Final, Literal, NamedTuple
@@ -139,12 +140,19 @@ def _refs(places: list[tuple[str, str]], preset: Preset, *, from_quote: bool) ->
 def _hits(text: str, where: str, preset: Preset) -> list[_Hit]:
     """Accepted matches in one place, left to right, the longest where two overlap."""
     lower = lowered(text)
-    hits = [
-        hit
-        for pattern in preset.patterns
-        if pattern.looks_in(where)
-        for hit in _judged(text, lower, pattern, preset)
-    ]
+    # Only ASCII letters lower-cased: the text a pattern's lowered bare form searches.
+    ascii_lower = lower if text.isascii() else None
+    hits: list[_Hit] = []
+    for pattern in preset.patterns:
+        if not pattern.looks_in(where):
+            continue
+        if pattern.lowered_bare is None:
+            matches = guarded_matches(pattern.regex, pattern.bare, text)
+        else:
+            if ascii_lower is None:
+                ascii_lower = _ascii_lowered(text)
+            matches = guarded_matches(pattern.regex, pattern.lowered_bare, text, ascii_lower)
+        hits.extend(_judged(text, lower, matches, pattern, preset))
     hits.sort(key=lambda hit: (hit.start, -hit.end))
     kept: list[_Hit] = []
     for hit in hits:
@@ -153,10 +161,21 @@ def _hits(text: str, where: str, preset: Preset) -> list[_Hit]:
     return kept
 
 
-def _judged(text: str, lower: str, pattern: OrderPattern, preset: Preset) -> Iterator[_Hit]:
+def _ascii_lowered(text: str) -> str:
+    """``text`` with its ASCII letters lower-cased and every other character kept."""
+    return text.encode("utf-8", "surrogatepass").lower().decode("utf-8", "surrogatepass")
+
+
+def _judged(
+    text: str,
+    lower: str,
+    matches: Iterator[re.Match[str]],
+    pattern: OrderPattern,
+    preset: Preset,
+) -> Iterator[_Hit]:
     has_id = "id" in pattern.regex.groupindex
     has_parent = "parent" in pattern.regex.groupindex
-    for match in guarded_matches(pattern.regex, pattern.bare, text):
+    for match in matches:
         id_start, id_end = match.span("id") if has_id and match.group("id") else match.span()
         value = pattern.normalise(text[id_start:id_end])
         role = preset.keywords.nearest_role(lower, id_start, preset.keyword_window)

@@ -44,7 +44,11 @@ from pydantic import (
 from maild.classify.tagrules import TagRules
 from maild.config.load import read_toml_file
 from maild.config.locate import Loc, key_lines, line_of
-from maild.config.order_regex import compile_bare_order_regex, compile_order_regex
+from maild.config.order_regex import (
+    compile_bare_order_regex,
+    compile_lowered_bare_order_regex,
+    compile_order_regex,
+)
 from maild.config.problems import explain, format_path
 from maild.config.settings import DomainName, MailboxSettings, OrderPatternSettings, PatternKind
 from maild.errors import ConfigError, ConfigProblem
@@ -67,6 +71,8 @@ class OrderPattern:
     name: str
     regex: re.Pattern[str]
     bare: re.Pattern[str]
+    # For a pattern that starts with a letter: its bare form for the ASCII-lower-cased text.
+    lowered_bare: re.Pattern[str] | None
     kind: PatternKind
     where: frozenset[str]
     headers: tuple[str, ...]
@@ -80,6 +86,7 @@ class OrderPattern:
             name=settings.name,
             regex=compile_order_regex(settings.regex),
             bare=compile_bare_order_regex(settings.regex),
+            lowered_bare=compile_lowered_bare_order_regex(settings.regex),
             kind=settings.kind,
             where=frozenset(settings.where),
             headers=settings.headers,

@@ -29,3 +29,10 @@ def test_a_text_folds_as_nfkc_then_the_tables_fold_it(text: str) -> None:
 
 def test_full_width_text_with_an_ellipsis_folds_to_ascii() -> None:
     assert fold("订单号：１１３－４５６７８９０…", 100) == "订单号:113-4567890..."
+
+
+@settings(max_examples=300)
+@given(text=st.text(alphabet="’“é\u00a0½ﬁ\ufe58〇一二三四五六abc 1\n", max_size=60))
+def test_a_text_with_nothing_wide_invisible_or_dashed_folds_as_the_reference(text: str) -> None:
+    # No-break spaces and ligatures change under NFKC only, U+FE58 becomes a dash there.
+    assert fold(text, 1000) == reference(text)
