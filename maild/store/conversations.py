@@ -74,9 +74,12 @@ def thread_pending(session: Session, mailbox_id: int, now: datetime) -> int:
     actions = [action for message in incoming for action in threader.place(message)]
     members = {i.pk: m for i, m in pending}
     touched, answers = _apply(session, mailbox_id, actions, members, now, seq)
-    answers.update(_resummarize(session, touched - answers.keys(), now))
-    thread_marks.keep_answers(session, mailbox_id, answers)
-    unflag_answered(session, touched, now)
+    fresh = set(answers)
+    answers.update(_resummarize(session, touched - fresh, now))
+    thread_marks.keep_answers(session, mailbox_id, answers, new=fresh)
+    # Only a message threaded before can carry a flag (maild.store.flags), and those
+    # of the conversations inserted with their summary were not.
+    unflag_answered(session, touched - fresh, now)
     thread_marks.mark(session, touched, seq)
     session.commit()
     return len(incoming)
