@@ -11,12 +11,12 @@ the batch touched is stamped with it, its Spam flag and its answered waits kept.
 
 __all__ = ["THREAD_BATCH", "summarize_threads", "thread_pending"]
 
-from collections.abc import Iterable, Sequence
-from dataclasses import dataclass, field
+from collections.abc import Iterable, Mapping, Sequence
+from dataclasses import dataclass, field, replace
 from datetime import datetime
 from typing import Any
 
-from sqlalchemy import bindparam, func, select, tuple_
+from sqlalchemy import ColumnDefault, Select, bindparam, func, select, tuple_
 from sqlalchemy.orm import Session
 
 from maild.classify.tags import HANDED_OFF, TICKET_CLOSED, TICKET_RETURNED
@@ -36,7 +36,7 @@ from maild.threads.resolve import (
     NewThread,
     Threader,
 )
-from maild.threads.summary import Event, ThreadMessage, summarize
+from maild.threads.summary import Event, ThreadMessage, ThreadSummary, summarize
 
 _MESSAGE = core_table("message")
 _THREAD = core_table("thread")
@@ -65,21 +65,28 @@ def _chunks(values: Sequence[Any]) -> Iterable[Sequence[Any]]:
 def thread_pending(session: Session, mailbox_id: int, now: datetime) -> int:
     """Thread up to THREAD_BATCH processed messages of one mailbox; how many it threaded."""
     seq = thread_marks.lock(session, mailbox_id)
-    incoming = _pending(session, mailbox_id)
-    if not incoming:
+    pending = _pending(session, mailbox_id)
+    if not pending:
         session.commit()
         return 0
+    incoming = [i for i, _ in pending]
     threader = Threader(_known(session, mailbox_id, incoming))
     actions = [action for message in incoming for action in threader.place(message)]
-    touched = _apply(session, mailbox_id, actions, now, seq)
-    summarize_threads(session, mailbox_id, touched, now)
-    unflag_answered(session, touched, now)
+    members = {i.pk: m for i, m in pending}
+    touched, answers = _apply(session, mailbox_id, actions, members, now, seq)
+    fresh = set(answers)
+    answers.update(_resummarize(session, touched - fresh, now))
+    thread_marks.keep_answers(session, mailbox_id, answers, new=fresh)
+    # Only a message threaded before can carry a flag (maild.store.flags), and those
+    # of the conversations inserted with their summary were not.
+    unflag_answered(session, touched - fresh, now)
     thread_marks.mark(session, touched, seq)
     session.commit()
     return len(incoming)
 
 
-def _pending(session: Session, mailbox_id: int) -> list[Incoming]:
+def _pending(session: Session, mailbox_id: int) -> list[tuple[Incoming, ThreadMessage]]:
+    """The messages to thread, each also as a member of its conversation-to-be."""
     m = _MESSAGE.c
     rows = session.execute(
         select(
@@ -93,28 +100,48 @@ def _pending(session: Session, mailbox_id: int) -> list[Incoming]:
             m.subject_key,
             m.customer_address,
             m.customer_name,
+            m.direction,
+            m.machine_kind,
+            m.subject,
         )
         .where(m.mailbox_id == mailbox_id, m.state == "processed", m.thread_id.is_(None))
         .order_by(m.id)
         .limit(THREAD_BATCH)
     )
     return [
-        Incoming(
-            pk=row.id,
-            message_id=row.message_id,
-            in_reply_to=row.in_reply_to,
-            references=tuple(row.reference_ids or ()),
-            at=row.at,
-            facts=ConversationFacts(
-                order_ids=tuple(row.order_ids or ()),
-                sub_orders=tuple((s, p) for s, p in row.sub_orders or ()),
-                subject_key=row.subject_key or "",
-                customer_address=row.customer_address,
-                customer_name=row.customer_name,
+        (
+            Incoming(
+                pk=row.id,
+                message_id=row.message_id,
+                in_reply_to=row.in_reply_to,
+                references=tuple(row.reference_ids or ()),
+                at=row.at,
+                facts=ConversationFacts(
+                    order_ids=tuple(row.order_ids or ()),
+                    sub_orders=tuple((s, p) for s, p in row.sub_orders or ()),
+                    subject_key=row.subject_key or "",
+                    customer_address=row.customer_address,
+                    customer_name=row.customer_name,
+                ),
             ),
+            _member(row),
         )
         for row in rows
     ]
+
+
+def _member(row: Any) -> ThreadMessage:
+    """A message as its conversation's summary reads it; its lifecycle event comes apart."""
+    return ThreadMessage(
+        at=row.at,
+        direction="out" if row.direction == "out" else "in",
+        machine=row.machine_kind is not None,
+        subject=row.subject,
+        subject_key=row.subject_key,
+        customer_address=row.customer_address,
+        customer_name=row.customer_name,
+        sub_orders=tuple(s for s, _ in row.sub_orders or ()),
+    )
 
 
 def _known(session: Session, mailbox_id: int, incoming: list[Incoming]) -> Known:
@@ -194,18 +221,113 @@ def _known_subjects(
             known.subject_threads[(address, key)] = (thread, last)
 
 
+# What a summary sets on a conversation; a new one that a summary does not fill yet
+# (its messages come by a merge) gets the columns' defaults, as an insert without them would.
+_SUMMARY_COLUMNS = (
+    "subject",
+    "subject_key",
+    "customer_address",
+    "customer_name",
+    "messages",
+    "last_message_at",
+    "last_inbound_at",
+    "last_outbound_at",
+    "awaiting_since",
+    "unread",
+    "sub_orders",
+    "after_sale_sub_orders",
+    "lifecycle",
+    "escalated_at",
+)
+
+
+def _default(column: str) -> Any:
+    default = _THREAD.c[column].default
+    return default.arg if isinstance(default, ColumnDefault) else None
+
+
+_UNSUMMARIZED = {column: _default(column) for column in _SUMMARY_COLUMNS}
+
+Answers = dict[int, tuple[tuple[datetime, datetime], ...]]
+
+
+def _summary_values(summary: ThreadSummary, shown_at: datetime | None) -> dict[str, Any]:
+    seen = max((t for t in (shown_at, summary.last_outbound_at) if t), default=None)
+    return {
+        "subject": summary.subject,
+        "subject_key": summary.subject_key,
+        "customer_address": summary.customer_address,
+        "customer_name": summary.customer_name,
+        "messages": summary.messages,
+        "last_message_at": summary.last_message_at,
+        "last_inbound_at": summary.last_inbound_at,
+        "last_outbound_at": summary.last_outbound_at,
+        "awaiting_since": summary.awaiting_since,
+        # Unread until shown or replied to: a customer wrote since either.
+        "unread": summary.last_inbound_at is not None
+        and (seen is None or summary.last_inbound_at > seen),
+        "sub_orders": summary.sub_orders,
+        "after_sale_sub_orders": summary.after_sale_sub_orders,
+        "lifecycle": summary.lifecycle,
+        "escalated_at": summary.escalated_at,
+    }
+
+
+def _new_summaries(
+    session: Session,
+    actions: list[Action],
+    new: Iterable[int],
+    members: Mapping[int, ThreadMessage],
+) -> dict[int, ThreadSummary]:
+    """The summaries of the new conversations that only this batch's messages make up.
+
+    Written by their insert, rather than by an update right after it: one statement
+    less per conversation, which for most batches is one per message.
+    """
+    merged = {t for a in actions if isinstance(a, Merge) for t in (a.source, a.target)}
+    linked: dict[int, list[int]] = {t: [] for t in new if t not in merged}
+    for action in actions:
+        if isinstance(action, Link):
+            for thread in action.threads:
+                if thread in linked:
+                    linked[thread].append(action.message)
+    pks = sorted({pk for messages in linked.values() for pk in messages})
+    events: dict[int, Event] = {}
+    for chunk in _chunks(pks):
+        events.update(_events(session, _EVENT_LABELS.where(_LABEL.c.message_pk.in_(chunk))))
+    return {
+        thread: summarize(
+            [replace(members[pk], event=events[pk]) if pk in events else members[pk] for pk in pks]
+        )
+        for thread, pks in linked.items()
+        if pks
+    }
+
+
 def _new_threads(
-    session: Session, mailbox_id: int, actions: list[Action], now: datetime
-) -> dict[int, int]:
-    """Insert every conversation the batch starts, at once; their ids by temporary id."""
+    session: Session,
+    mailbox_id: int,
+    actions: list[Action],
+    members: Mapping[int, ThreadMessage],
+    now: datetime,
+) -> tuple[dict[int, int], Answers]:
+    """Insert every conversation the batch starts, at once: their ids by temporary id,
+    and the answered waits of those inserted with their summary."""
     keys = {a.thread: a.key for a in actions if isinstance(a, NewThread)}
     if not keys:
-        return {}
+        return {}, {}
+    summaries = _new_summaries(session, actions, keys, members)
     session.execute(
         _THREAD.insert(),
         [
-            {"mailbox_id": mailbox_id, "key": key, "created_at": now, "updated_at": now}
-            for key in keys.values()
+            {
+                "mailbox_id": mailbox_id,
+                "key": key,
+                "created_at": now,
+                "updated_at": now,
+                **(_summary_values(summaries[temp], None) if temp in summaries else _UNSUMMARIZED),
+            }
+            for temp, key in keys.items()
         ],
     )
     by_key: dict[str, int] = {}
@@ -216,7 +338,8 @@ def _new_threads(
             )
         )
         by_key.update((key, thread) for key, thread in rows)
-    return {temp: by_key[key] for temp, key in keys.items()}
+    ids = {temp: by_key[key] for temp, key in keys.items()}
+    return ids, {ids[temp]: summary.answered for temp, summary in summaries.items()}
 
 
 @dataclass
@@ -239,10 +362,16 @@ class _Pending:
 
 
 def _apply(
-    session: Session, mailbox_id: int, actions: list[Action], now: datetime, seq: int
-) -> set[int]:
-    """Carry out the threader's actions; the threads whose summary must be redone."""
-    ids = _new_threads(session, mailbox_id, actions, now)
+    session: Session,
+    mailbox_id: int,
+    actions: list[Action],
+    members: Mapping[int, ThreadMessage],
+    now: datetime,
+    seq: int,
+) -> tuple[set[int], Answers]:
+    """Carry out the threader's actions: the threads touched, and the answered waits of
+    those already summarized (the others' summaries must be redone)."""
+    ids, answers = _new_threads(session, mailbox_id, actions, members, now)
     touched: set[int] = set()
     pending = _Pending()
 
@@ -267,7 +396,7 @@ def _apply(
                 pending.primary.append({"_pk": pk, "thread_id": real(threads[0])})
                 touched.update(real(t) for t in threads)
     pending.flush(session)
-    return touched
+    return touched, answers
 
 
 def _merge(session: Session, source: int, target: int) -> None:
@@ -286,28 +415,38 @@ def _merge(session: Session, source: int, target: int) -> None:
     session.execute(_THREAD.delete().where(_THREAD.c.id == source))
 
 
-def _events(session: Session, threads: Sequence[int]) -> dict[int, Event]:
-    """The lifecycle event of each message of ``threads`` that has one, by message."""
+# The rule labels that are lifecycle events; narrowed to some messages by the caller.
+_EVENT_LABELS = select(_LABEL.c.message_pk, _LABEL.c.name).where(
+    _LABEL.c.source == "rule", _LABEL.c.name.in_(sorted(_EVENTS))
+)
+
+
+def _events(session: Session, labels: Select[int, str]) -> dict[int, Event]:
+    """The lifecycle event of each message ``labels`` finds, by message."""
     found: dict[int, Event] = {}
-    for pk, name in session.execute(
-        select(_LABEL.c.message_pk, _LABEL.c.name)
-        .join(_MESSAGE_THREAD, _MESSAGE_THREAD.c.message_pk == _LABEL.c.message_pk)
-        .where(
-            _MESSAGE_THREAD.c.thread_id.in_(threads),
-            _LABEL.c.source == "rule",
-            _LABEL.c.name.in_(sorted(_EVENTS)),
-        )
-    ):
+    for pk, name in session.execute(labels):
         found[pk] = _EVENTS[name]
     return found
 
 
 def summarize_threads(session: Session, mailbox_id: int, threads: set[int], now: datetime) -> None:
     """Recompute the summary of ``threads`` from their messages, their tags included."""
+    thread_marks.keep_answers(session, mailbox_id, _resummarize(session, threads, now))
+
+
+def _resummarize(session: Session, threads: set[int], now: datetime) -> Answers:
+    """Write the summaries of ``threads`` from the stored messages; their answered waits."""
+    if not threads:
+        return {}
     m = _MESSAGE.c
     members: dict[int, list[ThreadMessage]] = {t: [] for t in threads}
     for chunk in _chunks(sorted(threads)):
-        events = _events(session, chunk)
+        events = _events(
+            session,
+            _EVENT_LABELS.join(
+                _MESSAGE_THREAD, _MESSAGE_THREAD.c.message_pk == _LABEL.c.message_pk
+            ).where(_MESSAGE_THREAD.c.thread_id.in_(chunk)),
+        )
         rows = session.execute(
             select(
                 _MESSAGE_THREAD.c.thread_id,
@@ -325,19 +464,9 @@ def summarize_threads(session: Session, mailbox_id: int, threads: set[int], now:
             .where(_MESSAGE_THREAD.c.thread_id.in_(chunk))
         )
         for row in rows:
-            members[row.thread_id].append(
-                ThreadMessage(
-                    at=row.at,
-                    direction="out" if row.direction == "out" else "in",
-                    machine=row.machine_kind is not None,
-                    subject=row.subject,
-                    subject_key=row.subject_key,
-                    customer_address=row.customer_address,
-                    customer_name=row.customer_name,
-                    sub_orders=tuple(s for s, _ in row.sub_orders or ()),
-                    event=events.get(row.id),
-                )
-            )
+            member = _member(row)
+            event = events.get(row.id)
+            members[row.thread_id].append(member if event is None else replace(member, event=event))
     shown = {
         thread: at
         for thread, at in session.execute(
@@ -345,33 +474,12 @@ def summarize_threads(session: Session, mailbox_id: int, threads: set[int], now:
         )
     }
     updates = []
-    answers = {}
+    answers: Answers = {}
     for thread, messages in members.items():
         summary = summarize(messages)
         answers[thread] = summary.answered
-        seen = max((t for t in (shown.get(thread), summary.last_outbound_at) if t), default=None)
         updates.append(
-            {
-                "_id": thread,
-                "subject": summary.subject,
-                "subject_key": summary.subject_key,
-                "customer_address": summary.customer_address,
-                "customer_name": summary.customer_name,
-                "messages": summary.messages,
-                "last_message_at": summary.last_message_at,
-                "last_inbound_at": summary.last_inbound_at,
-                "last_outbound_at": summary.last_outbound_at,
-                "awaiting_since": summary.awaiting_since,
-                # Unread until shown or replied to: a customer wrote since either.
-                "unread": summary.last_inbound_at is not None
-                and (seen is None or summary.last_inbound_at > seen),
-                "sub_orders": summary.sub_orders,
-                "after_sale_sub_orders": summary.after_sale_sub_orders,
-                "lifecycle": summary.lifecycle,
-                "escalated_at": summary.escalated_at,
-                "updated_at": now,
-            }
+            {"_id": thread, **_summary_values(summary, shown.get(thread)), "updated_at": now}
         )
-    if updates:
-        session.execute(_THREAD.update().where(_THREAD.c.id == bindparam("_id")), updates)
-    thread_marks.keep_answers(session, mailbox_id, answers)
+    session.execute(_THREAD.update().where(_THREAD.c.id == bindparam("_id")), updates)
+    return answers

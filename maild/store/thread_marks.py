@@ -104,18 +104,21 @@ def keep_answers(
     session: Session,
     mailbox_id: int,
     answers: Mapping[int, Sequence[tuple[datetime, datetime]]],
+    new: Collection[int] = (),
 ) -> None:
     """Make ``first_response`` hold each conversation's answered waits, as recomputed now.
 
     A wait not yet counted is replaced (a question threaded late may have moved its
     start); a counted one stays as it was counted, so a re-summary never counts
-    a reply twice.
+    a reply twice. Conversations in ``new`` were inserted in this transaction, so
+    they have no waits yet to replace or keep.
     """
     f = _FIRST.c
     ordered = sorted(answers)
+    earlier = [thread for thread in ordered if thread not in new]
     counted: set[tuple[int, datetime]] = set()
-    for start in range(0, len(ordered), _CHUNK):
-        chunk = ordered[start : start + _CHUNK]
+    for start in range(0, len(earlier), _CHUNK):
+        chunk = earlier[start : start + _CHUNK]
         session.execute(_FIRST.delete().where(f.thread_id.in_(chunk), f.counted == false()))
         counted.update(
             (thread, at)
