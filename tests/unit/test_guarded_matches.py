@@ -26,12 +26,15 @@ PATTERNS = [
     "#?[0-9]{6}",
     "(?<=#)(?:[0-9]{6})?",  # matches nothing, after a "#"
 ]
-# Runs of digits of every length, with what may stand around an ID.
-TEXT = st.lists(
-    st.integers(1, 20).map(lambda n: "4" * n)
-    | st.text(alphabet="0123456789-- PpDdOoxX.#\n订", max_size=6),
-    max_size=30,
-).map("".join)
+
+
+def texts(alphabet: str, longest_run: int) -> st.SearchStrategy[str]:
+    """Runs of digits of every length, with what may stand around an ID."""
+    pieces = st.integers(1, longest_run).map(lambda n: "4" * n) | st.text(alphabet, max_size=6)
+    return st.lists(pieces, max_size=30).map("".join)
+
+
+TEXT = texts("0123456789-- PpDdOoxX.#\n订", 20)
 
 
 @pytest.mark.parametrize("pattern", PATTERNS)
@@ -59,11 +62,7 @@ def test_a_long_run_the_bare_form_keeps_matching_falls_back_to_the_full_scan() -
 
 LETTER_FIRST = ["D[0-9]{2}-[0-9]{7}", "P[0-9]{4}", "LP[0-9]{3}", "wm-[a-z0-9]{3}", "x[^a-z]{2}"]
 # Upper- and lower-case letters, and letters whose full lower case is ASCII (İ, K).
-MIXED_CASE_TEXT = st.lists(
-    st.integers(1, 12).map(lambda n: "4" * n)
-    | st.text(alphabet="0123456789- DdPpLlWwMmXxİKé.#\n", max_size=6),
-    max_size=30,
-).map("".join)
+MIXED_CASE_TEXT = texts("0123456789- DdPpLlWwMmXxİKé.#\n", 12)
 
 
 @pytest.mark.parametrize("pattern", LETTER_FIRST)
