@@ -165,9 +165,10 @@ class Store:
         A crash before the commit leaves both untouched, so the next run fetches
         the same UIDs again; after it, both are there. Messages already stored
         (same Message-ID and digest, e.g. after a UIDVALIDITY change) only gain a
-        location, never a second copy. Bytes are stored uncompressed here, so a
-        landing costs no more than a hash and a commit; processing compresses them.
-        ``direction`` is "out" for a Sent folder: the seller's own replies.
+        location, never a second copy. Bytes come compressed (``prepare_batch``, off the
+        event loop); a message given without its compressed form is stored as it came,
+        and processing compresses it. ``direction`` is "out" for a Sent folder: the
+        seller's own replies.
         """
         with self._session() as session:
             row = self._folder(session, mailbox, folder, create=True)
