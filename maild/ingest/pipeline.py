@@ -17,7 +17,7 @@ import multiprocessing
 import os
 import threading
 from collections.abc import Collection, Mapping, Sequence
-from concurrent.futures import Executor, ProcessPoolExecutor
+from concurrent.futures import Executor, Future, ProcessPoolExecutor
 from dataclasses import dataclass
 
 from maild.ingest.rules import MailboxRules
@@ -45,6 +45,13 @@ class ProcessReport:
 
     def __add__(self, other: "ProcessReport") -> "ProcessReport":
         return ProcessReport(self.processed + other.processed, self.quarantined + other.quarantined)
+
+
+def _report_warm_up(done: "Future[None]") -> None:
+    """A worker that could not load a model fails its batches too; say why at once."""
+    error = None if done.cancelled() else done.exception()
+    if error is not None:
+        log.warning("worker warm-up failed error=%s: %s", type(error).__name__, error)
 
 
 class Processor:
@@ -112,7 +119,7 @@ class Processor:
         )
         models = sorted({rule.model for rule in self.rules.values() if rule.model})
         for _ in range(self._workers):
-            pool.submit(warm_up, models)
+            pool.submit(warm_up, models).add_done_callback(_report_warm_up)
         return pool
 
     def _submit(self, pks: list[int]) -> "asyncio.Future[BatchReport]":

@@ -7,6 +7,7 @@ import multiprocessing
 import random
 import subprocess
 import sys
+import time
 from datetime import UTC, datetime
 from pathlib import Path
 
@@ -160,6 +161,22 @@ def test_a_run_starts_its_workers_at_once_forked_unless_another_thread_runs(
         cwd=Path(__file__).parents[2],
     )
     assert done.stdout.split() == [started, started, "processed", "6"]
+
+
+def test_a_worker_that_cannot_load_its_model_says_so_when_it_starts(
+    store: Store, tmp_path: Path, caplog: pytest.LogCaptureFixture
+) -> None:
+    rules = {"shop": MailboxRules(load_preset("generic"), str(tmp_path / "gone.npz"))}
+    processor = Processor(store, lambda: NOW, workers=1, rules=rules)
+    processor.start_workers()
+    try:
+        # Closing at once could cancel the warm-up before it reached the worker.
+        deadline = time.monotonic() + 60
+        while "warm-up failed" not in caplog.text and time.monotonic() < deadline:
+            time.sleep(0.05)
+    finally:
+        processor.close()
+    assert "worker warm-up failed error=ModelError" in caplog.text
 
 
 async def test_processing_compresses_what_landing_stored_plain_and_reprocess_reparses_it(
