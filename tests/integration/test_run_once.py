@@ -55,6 +55,24 @@ def test_run_once_stores_every_message_and_a_second_run_stores_none(
     assert inbox["last_sync"] is not None
 
 
+def test_run_once_processes_everything_it_lands_on_either_database(
+    imap_account: ImapAccount,
+    tmp_path: Path,
+    monkeypatch: pytest.MonkeyPatch,
+    capsys: pytest.CaptureFixture[str],
+    database_url: str,
+) -> None:
+    # Its worker pool may be forked from a process that already holds a connection to
+    # the database: each worker must open its own, on SQLite and PostgreSQL alike.
+    imap_account.deliver(make_messages(300, seed=4))
+    config = write_config(tmp_path, mailbox(monkeypatch, imap_account), database_url=database_url)
+    assert main(["--config", str(config), "run", "--once"]) == 0
+    out = capsys.readouterr().out
+    assert "walmart-us: ok, fetched 300, stored 300 new" in out
+    assert "processed 300, quarantined 0" in out
+    assert stats(config, capsys)["messages"] == 300
+
+
 async def test_stored_bytes_equal_what_the_server_holds_and_no_flag_is_changed(
     imap_account: ImapAccount,
     tmp_path: Path,

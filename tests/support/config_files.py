@@ -59,9 +59,11 @@ def mailbox_table(
     )
 
 
-def write_config(directory: Path, *mailboxes: str) -> Path:
-    """maild.toml in ``directory``, with its SQLite database beside it."""
+def write_config(directory: Path, *mailboxes: str, database_url: str | None = None) -> Path:
+    """maild.toml in ``directory``, with its SQLite database beside it unless
+    ``database_url`` names another."""
     path = directory / "maild.toml"
-    database = f'[database]\nurl = "sqlite:///{directory / "maild.db"}"\n\n'
+    url = database_url or f"sqlite:///{directory / 'maild.db'}"
+    database = f'[database]\nurl = "{url}"\n\n'
     path.write_text(database + "\n".join(mailboxes))
     return path
