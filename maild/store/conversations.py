@@ -89,21 +89,7 @@ def _pending(session: Session, mailbox_id: int) -> list[tuple[Incoming, ThreadMe
     """The messages to thread, each also as a member of its conversation-to-be."""
     m = _MESSAGE.c
     rows = session.execute(
-        select(
-            m.id,
-            m.message_id,
-            m.in_reply_to,
-            m.reference_ids,
-            func.coalesce(m.internaldate, m.landed_at, type_=UTCDateTime()).label("at"),
-            m.order_ids,
-            m.sub_orders,
-            m.subject_key,
-            m.customer_address,
-            m.customer_name,
-            m.direction,
-            m.machine_kind,
-            m.subject,
-        )
+        select(m.id, m.message_id, m.in_reply_to, m.reference_ids, m.order_ids, *_MEMBER_COLUMNS)
         .where(m.mailbox_id == mailbox_id, m.state == "processed", m.thread_id.is_(None))
         .order_by(m.id)
         .limit(THREAD_BATCH)
@@ -124,14 +110,27 @@ def _pending(session: Session, mailbox_id: int) -> list[tuple[Incoming, ThreadMe
                     customer_name=row.customer_name,
                 ),
             ),
-            _member(row),
+            _member(row, None),  # events are read when a new conversation is summarized
         )
         for row in rows
     ]
 
 
-def _member(row: Any) -> ThreadMessage:
-    """A message as its conversation's summary reads it; its lifecycle event comes apart."""
+# What :func:`_member` reads of a message row.
+_MEMBER_COLUMNS = (
+    func.coalesce(_MESSAGE.c.internaldate, _MESSAGE.c.landed_at, type_=UTCDateTime()).label("at"),
+    _MESSAGE.c.direction,
+    _MESSAGE.c.machine_kind,
+    _MESSAGE.c.subject,
+    _MESSAGE.c.subject_key,
+    _MESSAGE.c.customer_address,
+    _MESSAGE.c.customer_name,
+    _MESSAGE.c.sub_orders,
+)
+
+
+def _member(row: Any, event: Event | None) -> ThreadMessage:
+    """A message as its conversation's summary reads it (a row of :data:`_MEMBER_COLUMNS`)."""
     return ThreadMessage(
         at=row.at,
         direction="out" if row.direction == "out" else "in",
@@ -141,6 +140,7 @@ def _member(row: Any) -> ThreadMessage:
         customer_address=row.customer_address,
         customer_name=row.customer_name,
         sub_orders=tuple(s for s, _ in row.sub_orders or ()),
+        event=event,
     )
 
 
@@ -296,9 +296,7 @@ def _new_summaries(
     for chunk in _chunks(pks):
         events.update(_events(session, _EVENT_LABELS.where(_LABEL.c.message_pk.in_(chunk))))
     return {
-        thread: summarize(
-            [replace(members[pk], event=events[pk]) if pk in events else members[pk] for pk in pks]
-        )
+        thread: summarize([replace(members[pk], event=events.get(pk)) for pk in pks])
         for thread, pks in linked.items()
         if pks
     }
@@ -448,25 +446,12 @@ def _resummarize(session: Session, threads: set[int], now: datetime) -> Answers:
             ).where(_MESSAGE_THREAD.c.thread_id.in_(chunk)),
         )
         rows = session.execute(
-            select(
-                _MESSAGE_THREAD.c.thread_id,
-                m.id,
-                func.coalesce(m.internaldate, m.landed_at, type_=UTCDateTime()).label("at"),
-                m.direction,
-                m.machine_kind,
-                m.subject,
-                m.subject_key,
-                m.customer_address,
-                m.customer_name,
-                m.sub_orders,
-            )
+            select(_MESSAGE_THREAD.c.thread_id, m.id, *_MEMBER_COLUMNS)
             .join(_MESSAGE, m.id == _MESSAGE_THREAD.c.message_pk)
             .where(_MESSAGE_THREAD.c.thread_id.in_(chunk))
         )
         for row in rows:
-            member = _member(row)
-            event = events.get(row.id)
-            members[row.thread_id].append(member if event is None else replace(member, event=event))
+            members[row.thread_id].append(_member(row, events.get(row.id)))
     shown = {
         thread: at
         for thread, at in session.execute(
