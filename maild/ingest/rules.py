@@ -28,6 +28,7 @@ def _model(name: str, configured: str | None, base: Path, checked: set[Path]) ->
     # do not load numpy.
     from maild.classify.default import DEFAULT_MODEL
     from maild.classify.model import load_model
+    from maild.classify.shared import keep
 
     if configured is None:
         if not DEFAULT_MODEL.is_file():
@@ -43,7 +44,8 @@ def _model(name: str, configured: str | None, base: Path, checked: set[Path]) ->
         path = base / configured
     path = path.resolve()
     if path not in checked:  # mailboxes sharing a model (most do) load it once
-        load_model(path)  # refuses a missing, tampered or foreign file with a clear error
+        # Refuses a missing, tampered or foreign file with a clear error.
+        keep(str(path), load_model(path))
         checked.add(path)
     return str(path)
 
