@@ -1,8 +1,11 @@
 """Every message gets a stable identity, with or without a usable Message-ID."""
 
 import hashlib
+import re
 
 import pytest
+from hypothesis import given
+from hypothesis import strategies as st
 
 from maild.ingest.identity import message_key
 
@@ -46,3 +49,16 @@ def test_same_id_with_different_bytes_gives_different_digests() -> None:
     second = message_key(b"Message-ID: <a@b>\r\n\r\ntwo")
     assert first.message_id == second.message_id
     assert first.digest != second.digest
+
+
+_LINE_ENDS = st.lists(st.sampled_from([b"\r", b"\n", b"x", b"\r\n"]), max_size=6).map(b"".join)
+
+
+@given(_LINE_ENDS, _LINE_ENDS)
+def test_the_message_id_counts_only_above_the_first_blank_line_whatever_its_line_breaks(
+    before: bytes, between: bytes
+) -> None:
+    above = b"Subject: s" + before + b"\n"
+    raw = above + b"Message-ID: <a@b>" + between + b"\r\nbody"
+    in_header = re.search(rb"\r?\n\r?\n", above) is None
+    assert message_key(raw).synthetic is not in_header
