@@ -64,6 +64,9 @@ class LandedMessage:
     raw: bytes
     # Already stored compressed: processing need not write the bytes back.
     compressed: bool = False
+    # Why the stored bytes could not be read back (``raw`` is then empty); processing
+    # quarantines the message with this reason and goes on with the others.
+    unreadable: str | None = None
 
 
 @dataclass(frozen=True, slots=True)

@@ -118,6 +118,8 @@ def warm_up(models: Collection[str]) -> None:
 def _process_one(
     message: LandedMessage, rules: MailboxRules
 ) -> tuple[ProcessOutcome, Parts | None]:
+    if message.unreadable is not None:
+        return ProcessOutcome(message.pk, None, message.unreadable), None
     compressed = None if message.compressed else compress_raw(message.raw)
     try:
         parsed, parts = parse_parts(message.raw)

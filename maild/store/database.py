@@ -363,7 +363,10 @@ class Store:
             ).one_or_none()
         if found is None:
             raise StoreError(f"no message with id {message_pk}")
-        return decode_raw(found.raw_blob, found.raw_codec)
+        try:
+            return decode_raw(found.raw_blob, found.raw_codec)
+        except StoreError as exc:
+            raise StoreError(f"message {message_pk}: {exc}") from exc
 
     def message_pks(self, mailbox: str) -> list[int]:
         with self._session() as session:

@@ -19,6 +19,7 @@ __all__ = [
     "unflag_answered",
 ]
 
+import logging
 import re
 from collections.abc import Collection
 from dataclasses import dataclass, replace
@@ -30,12 +31,14 @@ from sqlalchemy.orm import Session
 
 from maild.classify.flagging import MessageFacts, Reason, Refusal, flag_refusal, unflag_refusal
 from maild.classify.message import HAM
-from maild.errors import MaildError
+from maild.errors import MaildError, StoreError
 from maild.store import thread_marks
 from maild.store.tables import core_table
 from maild.store.thread_marks import SPAM_LABELS
 from maild.store.thread_views import in_view, thread_messages
 from maild.store.types import UTCDateTime, decode_raw
+
+log = logging.getLogger(__name__)
 
 _MESSAGE = core_table("message")
 _MAILBOX = core_table("mailbox")
@@ -289,5 +292,10 @@ def feedback_messages(session: Session) -> list[FeedbackMessage]:
             .where(_MESSAGE.c.id.in_(pks[start : start + _CHUNK]))
             .order_by(_MESSAGE.c.id)
         ):
-            found.append(FeedbackMessage(pk, latest[pk], decode_raw(blob, codec)))
+            try:
+                raw = decode_raw(blob, codec)
+            except StoreError as exc:  # one damaged message must not stop training
+                log.warning("feedback message skipped pk=%d reason=%s", pk, exc)
+                continue
+            found.append(FeedbackMessage(pk, latest[pk], raw))
     return found

@@ -13,7 +13,15 @@ from typing import Any
 from sqlalchemy import bindparam, select
 from sqlalchemy.orm import Session
 
-from maild.domain import ConversationFacts, LandedMessage, ParsedMail, ProcessOutcome, Verdict
+from maild.domain import (
+    ConversationFacts,
+    Direction,
+    LandedMessage,
+    ParsedMail,
+    ProcessOutcome,
+    Verdict,
+)
+from maild.errors import StoreError
 from maild.store import conversations, thread_marks
 from maild.store.tables import core_table
 from maild.store.types import RAW_CODEC, decode_raw
@@ -67,15 +75,20 @@ def raw_messages(session: Session, pks: Sequence[int]) -> list[LandedMessage]:
         .order_by(_MESSAGE.c.id)
     )
     return [
-        LandedMessage(
-            pk,
-            mailbox,
-            "out" if direction == "out" else "in",
-            decode_raw(blob, codec),
-            compressed=codec != "none",
-        )
+        _landed(pk, mailbox, "out" if direction == "out" else "in", blob, codec)
         for pk, mailbox, direction, blob, codec in session.execute(query)
     ]
+
+
+def _landed(pk: int, mailbox: str, direction: Direction, blob: bytes, codec: str) -> LandedMessage:
+    """One message read back; damaged bytes cost that message, never its whole batch."""
+    try:
+        raw = decode_raw(blob, codec)
+    except StoreError as exc:
+        # Marked as compressed so that processing never writes the empty bytes back over
+        # what is stored: the damaged blob stays for whoever can repair it.
+        return LandedMessage(pk, mailbox, direction, b"", compressed=True, unreadable=str(exc))
+    return LandedMessage(pk, mailbox, direction, raw, compressed=codec != "none")
 
 
 def _clean(value: Any) -> Any:

@@ -14,6 +14,8 @@ import zstandard
 from sqlalchemy.engine import Dialect
 from sqlalchemy.types import DateTime, TypeDecorator
 
+from maild.errors import StoreError
+
 # Level 1 keeps landing fast; mail text still shrinks to between a half and a quarter.
 _ZSTD_LEVEL = 1
 
@@ -63,13 +65,18 @@ def compress_raw(raw: bytes) -> bytes:
 
 
 def decode_raw(blob: bytes, codec: str) -> bytes:
-    if codec == RAW_CODEC:
-        decompressor = getattr(_contexts, "decompressor", None)
-        if decompressor is None:
-            decompressor = _contexts.decompressor = zstandard.ZstdDecompressor()
-        return decompressor.decompress(blob)
-    if codec == "zlib":
-        return zlib.decompress(blob)
+    """The message bytes ``blob`` holds; :class:`StoreError` if they cannot be read back
+    (a damaged disk or a hand-edited row), which the caller names the message in."""
+    try:
+        if codec == RAW_CODEC:
+            decompressor = getattr(_contexts, "decompressor", None)
+            if decompressor is None:
+                decompressor = _contexts.decompressor = zstandard.ZstdDecompressor()
+            return decompressor.decompress(blob)
+        if codec == "zlib":
+            return zlib.decompress(blob)
+    except (zstandard.ZstdError, zlib.error) as exc:
+        raise StoreError(f"stored bytes are damaged ({codec}: {exc})") from exc
     if codec == "none":
         return blob
-    raise ValueError(f"unknown raw message codec {codec!r}")
+    raise StoreError(f"stored bytes are in an unknown encoding {codec!r}")

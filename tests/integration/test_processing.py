@@ -19,6 +19,7 @@ from sqlalchemy import text
 
 from maild.cli import main
 from maild.domain import LandedMessage, ParsedMail, RawMessage
+from maild.errors import StoreError
 from maild.ingest.identity import message_key
 from maild.ingest.parse import Parts, parse_parts
 from maild.ingest.pipeline import ALL_STATES, Processor
@@ -26,6 +27,7 @@ from maild.ingest.rules import MailboxRules
 from maild.ingest.workers import parse_batch
 from maild.metrics import Metrics
 from maild.store import Store
+from maild.store.types import compress_raw
 from maild.threads.presets import load_preset
 from tests.support.config_files import mailbox_table, password_variable, write_config
 from tests.support.dovecot import ImapAccount
@@ -217,6 +219,34 @@ def test_a_parser_crash_quarantines_only_that_message(monkeypatch: pytest.Monkey
     )
     assert outcomes[0].error == "parser failed: RecursionError: parser bug"
     assert outcomes[1].parsed is not None and outcomes[1].parsed.subject == "fine"
+
+
+async def test_a_message_whose_stored_bytes_are_damaged_is_quarantined_alone_and_kept(
+    store: Store,
+) -> None:
+    messages = [make_message(i, seed=32) for i in range(3)]
+    raws = [
+        RawMessage(uid, raw, key.message_id, key.digest, compressed=compress_raw(raw))
+        for uid, (raw, key) in enumerate(((r, message_key(r)) for r in messages), start=1)
+    ]
+    store.land("shop", "INBOX", 1, raws, 3, NOW)
+    damaged = store.message_pks("shop")[1]
+    with store.engine.begin() as connection:
+        connection.execute(
+            text("UPDATE message SET raw_blob = :junk WHERE id = :pk"),
+            {"junk": b"\x28\xb5\x2f\xfd not zstd after all", "pk": damaged},
+        )
+    report = await Processor(store, lambda: NOW, workers=1).run()
+    assert (report.processed, report.quarantined) == (2, 1)
+    with store.engine.connect() as connection:
+        reason, blob = connection.execute(
+            text("SELECT quarantine_reason, raw_blob FROM message WHERE id = :pk"),
+            {"pk": damaged},
+        ).one()
+    assert reason.startswith("stored bytes are damaged (zstd: ")
+    assert blob == b"\x28\xb5\x2f\xfd not zstd after all"
+    with pytest.raises(StoreError, match=f"message {damaged}: stored bytes are damaged"):
+        store.raw_message(damaged)
 
 
 AMAZON = load_preset("amazon")

@@ -90,6 +90,22 @@ def test_flag_replaces_the_models_label_and_reprocessing_does_not_bring_it_back(
     assert [(m.pk, m.label) for m in store.feedback()] == [(pk, "spam")]
 
 
+def test_feedback_skips_a_message_whose_stored_bytes_are_damaged_and_keeps_the_rest(
+    store: Store, caplog: pytest.LogCaptureFixture
+) -> None:
+    pk = arrive(store, QUESTION, "INBOX", NOW)
+    other = arrive(store, QUESTION.replace(b"q1@", b"q2@"), "INBOX", NOW)
+    store.flag("q1@mail.example", "spam", NOW)
+    store.flag("q2@mail.example", "fraud", NOW)
+    with store.engine.begin() as connection:
+        connection.execute(
+            text("UPDATE message SET raw_blob = :junk, raw_codec = 'zlib' WHERE id = :pk"),
+            {"junk": b"not zlib", "pk": pk},
+        )
+    assert [(m.pk, m.label) for m in store.feedback()] == [(other, "fraud")]
+    assert f"feedback message skipped pk={pk} reason=stored bytes are damaged" in caplog.text
+
+
 def test_reply_threaded_after_a_flag_takes_it_off_and_is_kept_as_feedback(store: Store) -> None:
     pk = arrive(store, QUESTION, "INBOX", NOW)
     assert store.flag("<q1@mail.example>", "fraud", NOW).refusal is None
