@@ -1,6 +1,7 @@
 """Ingest throughput and memory, side by side in one run, against a local Dovecot.
 
-For each size (default 10,000 and 50,000 ~13 KB messages) the same folder is read by:
+For each size (default 10,000 and 50,000 ~13 KB messages, each with as many Received
+headers as real mail carries: ``tests/support/mailgen``) the same folder is read by:
   mbsync   Debian isync pulling the folder into a Maildir (the raw-transfer reference);
   naive    stock aioimaplib in UID FETCH batches of 500 -> mail-parser -> one SQLModel
            object per message (500 per commit): the serial stack a first attempt writes;
@@ -178,10 +179,10 @@ def one_round(account: ImapAccount, size: int) -> tuple[float, dict[str, float],
     return mbsync_s, maild, naive_s, naive_cpu_s
 
 
-def measure(server: DovecotServer, size: int, rounds: int) -> dict[str, Any]:
+def measure(server: DovecotServer, size: int, rounds: int, one_hop: bool) -> dict[str, Any]:
     account = server.new_account()
     start = time.perf_counter()
-    account.deliver(make_messages(size, seed=size))
+    account.deliver(make_messages(size, seed=size, one_hop=one_hop))
     asyncio.run(warm_up(account))
     print(f"\n== {size} messages (seeded in {time.perf_counter() - start:.1f}s)", flush=True)
     runs = [one_round(account, size) for _ in range(rounds)]
@@ -193,6 +194,7 @@ def measure(server: DovecotServer, size: int, rounds: int) -> dict[str, Any]:
     figures = {
         "messages": size,
         "rounds": rounds,
+        "one_hop": one_hop,
         "mbsync_msgs_per_s": size / mbsync_s,
         "naive_msgs_per_s": size / naive_s,
         "maild_landing_msgs_per_s": size / maild["landing_s"],
@@ -217,6 +219,12 @@ def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--sizes", type=int, nargs="+", default=[10_000, 50_000])
     parser.add_argument("--rounds", type=int, default=3, help="median of this many runs each")
+    parser.add_argument(
+        "--one-hop",
+        action="store_true",
+        help="mail with one Received header, as before the generator carried real mail's "
+        "trace (for comparing with figures of sessions before 7)",
+    )
     args = parser.parse_args()
     # maild runs as installed: pip byte-compiles a package, a checkout with
     # PYTHONDONTWRITEBYTECODE set (as on CI machines) would compile every module from
@@ -226,7 +234,7 @@ def main() -> None:
     server = DovecotServer()
     server.start()
     try:
-        results = [measure(server, size, args.rounds) for size in args.sizes]
+        results = [measure(server, size, args.rounds, args.one_hop) for size in args.sizes]
     finally:
         server.cleanup()
     RESULTS.mkdir(exist_ok=True)

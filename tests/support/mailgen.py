@@ -126,6 +126,7 @@ class MessageOverrides(TypedDict, total=False):
     language: Language
     in_reply_to: str  # a Message-ID without angle brackets
     headers: Mapping[str, str]  # extra headers, ASCII, added as given (may replace ours)
+    one_hop: bool  # only the relay's Received header, as this generator made before HOPS
 
 
 def order_id(rng: random.Random) -> str:
@@ -170,16 +171,17 @@ def make_message(i: int, seed: int = 0, **overrides: Unpack[MessageOverrides]) -
     text = "\n\n".join([*paragraphs, quote, FOOTER])
     html = _html(rng, paragraphs, quoted, oid)
     lines = [f"{name}: {value}" for name, value in headers.items()]
-    lines[2:2] = _trace(seed, i, date)  # below the newest hop, the relay's
+    if not overrides.get("one_hop", False):
+        lines[2:2] = _trace(seed, i, date)  # below the newest hop, the relay's
     lines += ["", "This is a multi-part message in MIME format.", ""]
     lines += _part(boundary, "text/plain", text) + _part(boundary, "text/html", html)
     lines += [f"--{boundary}--", ""]
     return "\n".join(lines).replace("\n", "\r\n").encode("ascii")
 
 
-def make_messages(n: int, seed: int = 0) -> Iterator[bytes]:
+def make_messages(n: int, seed: int = 0, *, one_hop: bool = False) -> Iterator[bytes]:
     """The first ``n`` messages of the stream for ``seed``, built lazily."""
-    return (make_message(i, seed) for i in range(n))
+    return (make_message(i, seed, one_hop=one_hop) for i in range(n))
 
 
 def _trace(seed: int, i: int, date: datetime) -> list[str]:
