@@ -110,7 +110,7 @@ def main() -> None:
         if use_model:
             # Once per worker process, not per message: loading the arrays, and the first
             # call's imports.
-            workers._classifier(str(model)).predict([message_from_raw(raws[0])])
+            workers._classifier(str(model), None).predict([message_from_raw(raws[0])])
         loading = time.thread_time() - loading
         pks = store.pending(limit=args.count)
         spent: Spent = defaultdict(float)

@@ -8,7 +8,7 @@ recipe digest.
 
 from __future__ import annotations
 
-__all__ = ["keep", "shared_model"]
+__all__ = ["digest_of", "keep", "shared_model"]
 
 import threading
 from pathlib import Path
@@ -17,17 +17,30 @@ from maild.classify.model import Classifier, load_model
 
 # A few models at most: mailboxes share one, and reloads that point elsewhere are rare.
 _KEPT = 8
-_loaded: dict[str, Classifier] = {}
+# By path and the digest of the file wanted (None: whichever was checked last).
+_loaded: dict[tuple[str, str | None], Classifier] = {}
 _lock = threading.Lock()
 
 
-def shared_model(path: str) -> Classifier:
+def shared_model(path: str, digest: str | None = None) -> Classifier:
+    """The model at ``path``, loaded once per process: the copy maild checked last, or,
+    given its ``digest``, the file as it was when maild checked that one.
+
+    A worker is handed each mailbox's model path and digest with every batch. Keyed by
+    the digest too, a worker that outlives a reload of a retrained model at the same
+    path reads the file again once, instead of classifying with the old weights until
+    it is restarted.
+    """
     with _lock:
-        model = _loaded.get(path)
+        model = _loaded.get((path, digest))
     if model is None:
         model = load_model(Path(path))
-        keep(path, model)
+        _remember((path, digest), model)
     return model
+
+
+def digest_of(model: Classifier) -> str:
+    return str(model.manifest.get("digest", ""))
 
 
 def keep(path: str, model: Classifier) -> None:
@@ -38,8 +51,13 @@ def keep(path: str, model: Classifier) -> None:
     start with it instead of reading and verifying the file again, about 50 ms of CPU
     each. A reload that loads a replaced file replaces the shared copy with it.
     """
+    _remember((path, None), model)
+    _remember((path, digest_of(model)), model)
+
+
+def _remember(key: tuple[str, str | None], model: Classifier) -> None:
     with _lock:
-        _loaded.pop(path, None)
-        _loaded[path] = model
+        _loaded.pop(key, None)
+        _loaded[key] = model
         while len(_loaded) > _KEPT:
             del _loaded[next(iter(_loaded))]

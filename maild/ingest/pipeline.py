@@ -117,7 +117,7 @@ class Processor:
             initializer=worker_init,
             initargs=(os.getpid(),),
         )
-        models = sorted({rule.model for rule in self.rules.values() if rule.model})
+        models = {(rule.model, rule.model_digest) for rule in self.rules.values() if rule.model}
         for _ in range(self._workers):
             pool.submit(warm_up, models).add_done_callback(_report_warm_up)
         return pool

@@ -83,15 +83,15 @@ def _generic() -> MailboxRules:
     return MailboxRules(load_preset("generic"))
 
 
-def _classifier(path: str) -> "Classifier":
+def _classifier(path: str, digest: str | None) -> "Classifier":
     # Imported here: numpy adds to every worker's start, and a mailbox without a model
     # never needs it.
     from maild.classify.shared import shared_model
 
-    return shared_model(path)
+    return shared_model(path, digest)
 
 
-def warm_up(models: Collection[str]) -> None:
+def warm_up(models: Collection[tuple[str, str | None]]) -> None:
     """Get a new worker ready to classify: load each model and classify one empty
     message, which imports what classifying needs.
 
@@ -109,8 +109,8 @@ def warm_up(models: Collection[str]) -> None:
     """
     from maild.classify.message import MessageText
 
-    for path in models:
-        _classifier(path).predict([MessageText()])
+    for path, digest in models:
+        _classifier(path, digest).predict([MessageText()])
     gc.freeze()
     gc.set_threshold(_YOUNG_COLLECTION, *gc.get_threshold()[1:])
 
@@ -172,12 +172,12 @@ def _classified(
     of them, so what it sees is exactly what it was trained on; a message whose header
     did not start at its first byte is read again from its bytes, as training read it.
     """
-    wanted: dict[str, list[int]] = {}
+    wanted: dict[tuple[str, str | None], list[int]] = {}
     for index, (outcome, rule) in enumerate(zip(outcomes, rules, strict=True)):
         # Inbound mail a person wrote is what the model judges.
         person = messages[index].direction == "in" and outcome.machine_kind is None
         if rule.model and outcome.parsed is not None and person:
-            wanted.setdefault(rule.model, []).append(index)
+            wanted.setdefault((rule.model, rule.model_digest), []).append(index)
     if not wanted:
         return outcomes
     from maild.classify.mime import message_from_parts, message_from_raw
@@ -188,8 +188,8 @@ def _classified(
             return message_from_raw(messages[index].raw)
         return message_from_parts(read.headers, read.content, read.people)
 
-    for model, indexes in wanted.items():
-        classifier = _classifier(model)
+    for (model, digest), indexes in wanted.items():
+        classifier = _classifier(model, digest)
         texts = [text_of(i) for i in indexes]
         for i, prediction in zip(indexes, classifier.predict(texts), strict=True):
             verdict = Verdict(prediction.label, prediction.scores, prediction.model_version)

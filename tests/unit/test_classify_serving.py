@@ -109,9 +109,9 @@ from maild.ingest.rules import rules_for
 from maild.ingest.workers import warm_up
 
 rules = rules_for(load_config(Path(sys.argv[1])))
-models = sorted({{r.model for r in rules.values() if r.model}})
+models = sorted({{(r.model, r.model_digest) for r in rules.values() if r.model}})
 warm_up(models)
-[prediction] = shared_model(models[0]).predict([message_from_raw({PHISHING!r})])
+[prediction] = shared_model(*models[0]).predict([message_from_raw({PHISHING!r})])
 heavy = sorted(m for m in sys.modules if m.split(".")[0] in ("sklearn", "scipy"))
 print(json.dumps({{"models": models, "label": prediction.label, "heavy": heavy}}))
 """
@@ -136,6 +136,6 @@ def test_loading_the_model_and_classifying_imports_neither_scikit_learn_nor_scip
         check=True,
     )
     out = json.loads(done.stdout)
-    assert out["models"] == [str(DEFAULT_MODEL)]
+    assert [path for path, _digest in out["models"]] == [str(DEFAULT_MODEL)]
     assert out["label"] in ("spam", "fraud")
     assert out["heavy"] == []
