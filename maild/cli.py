@@ -117,6 +117,11 @@ def _build_parser() -> argparse.ArgumentParser:
         "last error, read from the database.",
     )
     stats.add_argument("--json", action="store_true", help="print JSON for programs")
+    stats.add_argument(
+        "--quarantined",
+        action="store_true",
+        help="also list the quarantined messages: where each is on the server and why",
+    )
     commands.add_parser(
         "metrics",
         help="print the Prometheus metrics once (deadline gauges from the database)",
@@ -198,12 +203,13 @@ def _stats(settings: Settings, args: argparse.Namespace, _load: Loader) -> int:
     store = _open_store(settings)
     try:
         stats = store.stats()
+        held = store.quarantined() if args.quarantined else None
     finally:
         store.close()
     if args.json:
-        print(json.dumps(stats_as_dict(stats), indent=2, ensure_ascii=False))
+        print(json.dumps(stats_as_dict(stats, held), indent=2, ensure_ascii=False))
     else:
-        print(stats_as_text(stats))
+        print(stats_as_text(stats, held))
     return EX_OK
 
 

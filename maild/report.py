@@ -5,23 +5,28 @@ Pure: the CLI hands in what the store and the sync returned and prints the resul
 
 __all__ = ["iso", "processing_summary", "stats_as_dict", "stats_as_text", "sync_summary"]
 
-from collections.abc import Iterable
+from collections.abc import Iterable, Sequence
 from datetime import datetime
 from typing import Any
 
 from maild.ingest.mailbox import MailboxSyncReport
 from maild.ingest.pipeline import ProcessReport
 from maild.outbound.sender import SendReport
-from maild.store import Stats
+from maild.store import QuarantinedMessage, Stats
 
 
 def iso(value: datetime | None) -> str | None:
     return None if value is None else value.isoformat(timespec="seconds")
 
 
-def stats_as_dict(stats: Stats) -> dict[str, Any]:
-    """The documented ``maild stats --json`` shape; keys are only ever added, never renamed."""
-    return {
+def stats_as_dict(
+    stats: Stats, quarantined: Sequence[QuarantinedMessage] | None = None
+) -> dict[str, Any]:
+    """The documented ``maild stats --json`` shape; keys are only ever added, never renamed.
+
+    ``quarantined_messages`` is there when the messages were asked for (``--quarantined``).
+    """
+    shape: dict[str, Any] = {
         "messages": stats.messages,
         "quarantined": stats.quarantined,
         "threads": stats.threads,
@@ -45,9 +50,27 @@ def stats_as_dict(stats: Stats) -> dict[str, Any]:
             for name, box in stats.mailboxes.items()
         },
     }
+    if quarantined is not None:
+        shape["quarantined_messages"] = _held(quarantined)
+    return shape
 
 
-def stats_as_text(stats: Stats) -> str:
+def _held(quarantined: Sequence[QuarantinedMessage]) -> list[dict[str, Any]]:
+    return [
+        {
+            "mailbox": q.mailbox,
+            "folder": q.folder,
+            "uidvalidity": q.uidvalidity,
+            "uid": q.uid,
+            "message_id": q.message_id,
+            "reason": q.reason,
+            "landed_at": iso(q.landed_at),
+        }
+        for q in quarantined
+    ]
+
+
+def stats_as_text(stats: Stats, quarantined: Sequence[QuarantinedMessage] | None = None) -> str:
     lines = [
         f"messages {stats.messages}   quarantined {stats.quarantined}   threads {stats.threads}"
     ]
@@ -60,6 +83,13 @@ def stats_as_text(stats: Stats) -> str:
             synced = iso(f.last_sync) or "never"
             state = f"ERROR {f.last_error}" if f.last_error else "ok"
             lines.append(f"  {f.folder}: last uid {f.last_uid}, last sync {synced}, {state}")
+    if quarantined is not None:
+        lines.append(f"quarantined messages ({len(quarantined)}, newest first):")
+        lines.extend(
+            f"  {q.mailbox}/{q.folder or '-'} uid {q.uid if q.uid is not None else '-'}"
+            f" {q.message_id}: {q.reason}"
+            for q in quarantined
+        )
     return "\n".join(lines)
 
 

@@ -173,12 +173,32 @@ class Processor:
                 continue
             done, in_flight = await asyncio.wait(in_flight, return_when=asyncio.FIRST_COMPLETED)
             for future in done:
-                total = total + self._account(future.result())
+                total = total + await self._account(future.result())
 
-    def _account(self, batch: BatchReport) -> ProcessReport:
-        for pk, reason in batch.quarantined:
-            log.warning("message quarantined pk=%d reason=%s", pk, reason)
+    async def _account(self, batch: BatchReport) -> ProcessReport:
+        if batch.quarantined:
+            await self._log_quarantined(batch.quarantined)
         if self._metrics is not None:
             self._metrics.processed(batch.processed, len(batch.quarantined))
             self._metrics.classified(dict(batch.classified))
         return ProcessReport(batch.processed, len(batch.quarantined))
+
+    async def _log_quarantined(self, quarantined: Sequence[tuple[int, str]]) -> None:
+        """One warning per message, saying where it is on the server, so that an operator
+        can find it there (``maild stats --quarantined`` lists them all later)."""
+        found = await asyncio.to_thread(self._store.quarantined, [pk for pk, _ in quarantined])
+        places = {q.pk: q for q in found}
+        for pk, reason in quarantined:
+            where = places.get(pk)
+            if where is None:
+                log.warning("message quarantined pk=%d reason=%s", pk, reason)
+                continue
+            log.warning(
+                "message quarantined mailbox=%s folder=%s uid=%s message_id=%s pk=%d reason=%s",
+                where.mailbox,
+                where.folder,
+                where.uid,
+                where.message_id,
+                pk,
+                reason,
+            )

@@ -31,6 +31,7 @@ from maild.errors import StoreError
 from maild.store import conversations, flags, processed, schema, sla_feed, thread_views
 from maild.store.engine import make_engine
 from maild.store.flags import FeedbackMessage, FlagChange
+from maild.store.quarantine import QuarantinedMessage, quarantined_messages
 from maild.store.sla_feed import Change, Counted, Cursors, FirstResponseRow, Judge
 from maild.store.tables import Folder, Mailbox, Thread, core_table
 from maild.store.thread_views import ShownMessage, ThreadQuery, ThreadRow
@@ -355,6 +356,13 @@ class Store:
                     break
         session.commit()
         return total
+
+    def quarantined(
+        self, pks: Sequence[int] | None = None, limit: int | None = None
+    ) -> list[QuarantinedMessage]:
+        """Quarantined messages (among ``pks``), newest first, with where each was fetched."""
+        with self._session() as session:
+            return quarantined_messages(session, pks, limit)
 
     def raw_message(self, message_pk: int) -> bytes:
         with self._session() as session:

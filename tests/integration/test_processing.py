@@ -301,11 +301,28 @@ def test_run_once_reports_quarantined_mail_in_stats_and_reprocess_retries_it(
     monkeypatch.setenv(password_variable("shop"), imap_account.password)
     config = write_config(tmp_path, mailbox_table(imap_account))
     assert main(["--config", str(config), "run", "--once"]) == 0
-    assert "processed 2, quarantined 1" in capsys.readouterr().out
+    run = capsys.readouterr()
+    assert "processed 2, quarantined 1" in run.out
+    empty = message_key(b"").message_id
+    # The warning says where the message is on the server, to find it there.
+    assert f"message quarantined mailbox=shop folder=INBOX uid=2 message_id={empty}" in run.err
     assert main(["--config", str(config), "stats", "--json"]) == 0
     stats = json.loads(capsys.readouterr().out)
     assert (stats["messages"], stats["quarantined"]) == (3, 1)
     assert stats["mailboxes"]["shop"]["quarantined"] == 1
+    assert "quarantined_messages" not in stats
+    assert main(["--config", str(config), "stats", "--json", "--quarantined"]) == 0
+    [held] = json.loads(capsys.readouterr().out)["quarantined_messages"]
+    assert {k: held[k] for k in ("mailbox", "folder", "uid", "message_id")} == {
+        "mailbox": "shop",
+        "folder": "INBOX",
+        "uid": 2,
+        "message_id": empty,
+    }
+    assert held["reason"].startswith("unparseable: ")
+    assert main(["--config", str(config), "stats", "--quarantined"]) == 0
+    text_out = capsys.readouterr().out
+    assert f"  shop/INBOX uid 2 {empty}: unparseable: " in text_out
     assert main(["--config", str(config), "reprocess", "--mailbox", "shop"]) == 0
     assert "processed 0, quarantined 1" in capsys.readouterr().out
     assert main(["--config", str(config), "reprocess", "--mailbox", "nope"]) == 1
