@@ -97,8 +97,11 @@ def main() -> None:
     parser.add_argument("--count", type=int, default=3000)
     parser.add_argument("--preset", default="amazon")
     parser.add_argument("--no-model", action="store_true")
+    parser.add_argument(
+        "--one-hop", action="store_true", help="mail with one Received header (see bench/ingest.py)"
+    )
     args = parser.parse_args()
-    raws = list(make_messages(args.count, seed=args.count))
+    raws = list(make_messages(args.count, seed=args.count, one_hop=args.one_hop))
     model = Path(workers.__file__).parents[1] / "classify" / "default_model.npz"
     use_model = model.is_file() and not args.no_model
     rules = {"shop": MailboxRules(load_preset(args.preset), str(model) if use_model else None)}
