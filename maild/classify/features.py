@@ -65,7 +65,14 @@ MAX_LINKS = 40
 _URL = re.compile(r"(?:https?://|www\.)[^\s<>\"'()\[\]{}]+", re.IGNORECASE)
 _EMAIL = re.compile(r"[\w.+-]+@[\w-]+(?:\.[\w-]+)+")
 _MENTION = re.compile(r"@\w+")
-_TOKEN = re.compile(r"[a-z]+|\d+|[\u3400-\u4dbf\u4e00-\u9fff\uf900-\ufaff]+|[$€£¥￥!?]")
+#: A token: a Latin word, a digit run, a run of Chinese characters, a currency sign, ! or ?.
+#: The lookahead in front changes no match: a position that starts no token (a space,
+#: punctuation) fails on one character class instead of four alternatives (findall
+#: 45 -> 38 us a message on bench/ingest_stages.py mail, 6.1 -> 4.9 us on the corpora).
+_TOKEN = re.compile(
+    r"(?=[a-z\d\u3400-\u4dbf\u4e00-\u9fff\uf900-\ufaff$€£¥￥!?])"
+    r"(?:[a-z]+|\d+|[\u3400-\u4dbf\u4e00-\u9fff\uf900-\ufaff]+|[$€£¥￥!?])"
+)
 #: One Chinese character (CJK ideograph).
 CJK = re.compile(r"[\u3400-\u4dbf\u4e00-\u9fff\uf900-\ufaff]")
 #: A word of three or more ASCII capitals (``\b[A-Z]{3,}\b``), written to start with a
@@ -180,7 +187,7 @@ def _tokenize(clean: str, low: str | None = None) -> tuple[Counter[str], int, in
     ``low`` is ``clean.lower()`` when the caller already has it.
     """
     found = _TOKEN.findall(_normalize_lower(clean.lower() if low is None else low))
-    if CJK.search(clean):
+    if not clean.isascii() and CJK.search(clean):  # isascii is a flag, not a scan
         return _tokenize_mixed(found)
     # No Chinese: the same tokens as the loop of _tokenize_mixed, built by comprehensions.
     # A token of digits is all digits, so ``isdigit`` of the whole token suffices.
@@ -190,7 +197,7 @@ def _tokenize(clean: str, low: str | None = None) -> tuple[Counter[str], int, in
     # every token (13 -> 6 us a message, bench/ingest_stages.py mail); a digit shape
     # is the only unigram of three characters or more that is not a word.
     words = sum([n for tok, n in counts.items() if len(tok) > 2 and tok not in _SHAPE_SET])
-    counts.update(list(map(" ".join, pairwise(toks))))
+    counts.update(map(" ".join, pairwise(toks)))  # bigrams; 34 -> 29 us over an f-string
     return counts, words, 0
 
 

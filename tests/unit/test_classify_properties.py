@@ -1,8 +1,10 @@
 """Properties of the classifier's fast forms against the plain forms they stand for:
-the tokenizer's Latin-only path against its general loop, batch hashing against
-MurmurHash3 one token at a time."""
+the token pattern against a plain alternation, the tokenizer's Latin-only path against
+its general loop, batch hashing against MurmurHash3 one token at a time."""
 
 from __future__ import annotations
+
+import re
 
 import mmh3
 from hypothesis import given
@@ -23,6 +25,16 @@ _PIECES = st.lists(
     ),
     max_size=30,
 ).map(" ".join)
+
+
+_PLAIN_TOKEN = re.compile(r"[a-z]+|\d+|[\u3400-\u4dbf\u4e00-\u9fff\uf900-\ufaff]+|[$€£¥￥!?]")
+# Chinese (in and out of the ranges), full-width digits and punctuation, the yen signs.
+MIXED = LATIN + "订单号货们〇一\u3400\u4dbf\u9fff\uf900\ufaff\u4dc0\ufb00１２，。！？￥¥£"
+
+
+@given(text=st.text(alphabet=MIXED, max_size=80))
+def test_the_token_pattern_finds_what_a_plain_alternation_finds(text: str) -> None:
+    assert _TOKEN.findall(text) == _PLAIN_TOKEN.findall(text)
 
 
 @given(text=_PIECES)
