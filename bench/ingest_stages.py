@@ -32,7 +32,6 @@ from typing import Any
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))  # for tests.support.mailgen
 
 
-from maild.classify.mime import message_from_raw
 from maild.ingest import workers
 from maild.ingest.fetch_response import FetchedMessage
 from maild.ingest.rules import MailboxRules
@@ -110,10 +109,9 @@ def main() -> None:
         store.ensure_mailboxes({"shop": "support@shop.example"}, NOW)
         landing = land(store, raws)
         loading = time.thread_time()
-        if use_model:
-            # Once per worker process, not per message: loading the arrays, and the first
-            # call's imports.
-            workers._classifier(str(model), None).predict([message_from_raw(raws[0])])
+        # What a worker does once before its first batch: load the arrays and import what
+        # classifying needs (reported apart), and set the garbage collector as it runs.
+        workers.warm_up([(str(model), None)] if use_model else [])
         loading = time.thread_time() - loading
         pks = store.pending(limit=args.count)
         spent: Spent = defaultdict(float)
