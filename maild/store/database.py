@@ -232,12 +232,13 @@ class Store:
     def save_and_thread(self, outcomes: Sequence[ProcessOutcome], now: datetime) -> int:
         """Write a batch's results and thread what is ready; how many were threaded.
 
-        The first threading pass shares the batch's transaction, so each message's row
-        is written to disk once, not once for its results and again for its thread.
+        The first threading pass shares the batch's transaction, and writes the rows
+        processing made with their threads: each message's row is written once, not once
+        for its results and again for its thread.
         """
         with self._session() as session:
-            processed.save_processed(session, outcomes, now)
-            return self._thread_all(session, now)
+            held = processed.save_processed(session, outcomes, now, hold=True)
+            return self._thread_all(session, now, held)
 
     def threads(self, query: ThreadQuery) -> list[ThreadRow]:
         with self._session() as session:
@@ -339,18 +340,15 @@ class Store:
             return self._thread_all(session, now)
 
     @staticmethod
-    def _thread_all(session: Session, now: datetime) -> int:
-        mailboxes = list(
-            session.execute(
-                select(_MESSAGE.c.mailbox_id)
-                .where(_MESSAGE.c.state == "processed", _MESSAGE.c.thread_id.is_(None))
-                .distinct()
-            ).scalars()
-        )
+    def _thread_all(session: Session, now: datetime, held: conversations.Held | None = None) -> int:
+        """Thread every processed message, and write the rows processing ``held``."""
         total = 0
-        for mailbox_id in mailboxes:
+        for mailbox_id in conversations.waiting_mailboxes(session, held or {}):
+            first: conversations.Held | None = held
             while True:
-                done = conversations.thread_pending(session, mailbox_id, now)
+                # A mailbox's held rows are all written by its first pass.
+                done = conversations.thread_pending(session, mailbox_id, now, first)
+                first = None
                 total += done
                 if done < conversations.THREAD_BATCH:
                     break

@@ -6,11 +6,11 @@ messages a second, and per-object ORM writes would cost a third of that.
 
 __all__ = ["MAX_STORED_TEXT", "pending", "raw_messages", "save_processed"]
 
-from collections.abc import Collection, Sequence
+from collections.abc import Collection, Iterable, Sequence
 from datetime import datetime
 from typing import Any
 
-from sqlalchemy import bindparam, select
+from sqlalchemy import select
 from sqlalchemy.orm import Session
 
 from maild.domain import (
@@ -92,16 +92,54 @@ def _landed(pk: int, mailbox: str, direction: Direction, blob: bytes, codec: str
 
 
 def _clean(value: Any) -> Any:
-    """Make text storable anywhere: NUL (PostgreSQL refuses it) and lone surrogates go."""
+    """Make text storable anywhere: NUL (PostgreSQL refuses it) and lone surrogates go.
+
+    Every value of every row processing writes passes here, and nearly all text is
+    clean already: a list of clean text is checked in one pass and kept, and a dict's
+    keys likewise, and only values that may hold text are looked at (9 -> 4 us a message).
+    """
     if isinstance(value, str):
-        if not value.isascii():
-            value = value.encode("utf-8", "replace").decode("utf-8")
-        return value.replace("\x00", "\ufffd")
+        return _clean_text(value) if _dirty(value) else value
     if isinstance(value, list):
-        return [_clean(item) for item in value]
+        return value if _plain(value) else [_clean(item) for item in value]
     if isinstance(value, dict):
+        if _plain(value):
+            return {
+                key: _clean(item) if isinstance(item, _TEXTUAL) else item
+                for key, item in value.items()
+            }
         return {_clean(key): _clean(item) for key, item in value.items()}
     return value
+
+
+# What may hold text: :func:`_clean` leaves any other value as it is.
+_TEXTUAL = (str, list, dict)
+
+
+def _dirty(text: str) -> bool:
+    """Whether ``text`` holds a NUL or a surrogate, which :func:`_clean_text` replaces."""
+    if "\x00" in text:
+        return True
+    if text.isascii():
+        return False
+    try:
+        text.encode("utf-8")
+    except UnicodeEncodeError:
+        return True
+    return False
+
+
+def _clean_text(text: str) -> str:
+    return text.encode("utf-8", "replace").decode("utf-8").replace("\x00", "\ufffd")
+
+
+def _plain(items: Iterable[Any]) -> bool:
+    """Whether ``items`` are all text with nothing to clean."""
+    try:
+        joined = "".join(items)
+    except TypeError:
+        return False
+    return not _dirty(joined)
 
 
 def _clip(value: str | None, limit: int = _MAX_HEADER) -> str | None:
@@ -256,9 +294,17 @@ def _outcome_rows(
     return {"_pk": outcome.pk, **_clean(row)}, attachments, _clean(orders)
 
 
-def save_processed(session: Session, outcomes: Sequence[ProcessOutcome], now: datetime) -> None:
+def save_processed(
+    session: Session, outcomes: Sequence[ProcessOutcome], now: datetime, *, hold: bool = False
+) -> dict[int, dict[str, Any]]:
     """Write outcomes in the caller's transaction; reprocessing replaces what an earlier run
-    wrote."""
+    wrote.
+
+    With ``hold``, the rows of messages processed for the first time are not written but
+    returned, by key, for threading to write in the same transaction with their thread
+    (maild.store.conversations): SQLite rewrites a whole row, its text and bytes included,
+    to set one column, and one write instead of two saves some 14 us a message.
+    """
     rows: list[dict[str, Any]] = []
     attachments: list[dict[str, Any]] = []
     orders: list[dict[str, Any]] = []
@@ -270,7 +316,7 @@ def save_processed(session: Session, outcomes: Sequence[ProcessOutcome], now: da
         orders += more_orders
         labels += _label_rows(outcome, now)
     if not rows:
-        return
+        return {}
     again, threaded = _processed_before(session, [r["_pk"] for r in rows])
     stamps: dict[int, int] = {}
     if again:
@@ -293,14 +339,11 @@ def save_processed(session: Session, outcomes: Sequence[ProcessOutcome], now: da
                 _LABEL.c.message_pk.in_(again), _LABEL.c.source.in_(("rule", "model"))
             )
         )
-    update = _MESSAGE.update().where(_MESSAGE.c.id == bindparam("_pk"))
-    # executemany needs one set of keys: outcomes with and without new bytes go apart.
-    for same_keys in (
-        [r for r in rows if "raw_blob" in r],
-        [r for r in rows if "raw_blob" not in r],
-    ):
-        if same_keys:
-            session.execute(update, same_keys)
+    held: dict[int, dict[str, Any]] = {}
+    if hold:
+        before = set(again)
+        held = {r["_pk"]: r for r in rows if r["state"] == "processed" and r["_pk"] not in before}
+    conversations.update_messages(session, [r for r in rows if r["_pk"] not in held])
     if attachments:
         session.execute(_ATTACHMENT.insert(), attachments)
     if orders:
@@ -311,6 +354,7 @@ def save_processed(session: Session, outcomes: Sequence[ProcessOutcome], now: da
         # New tags may move a conversation's lifecycle (a hand-off recognised only now).
         conversations.summarize_threads(session, mailbox, threads, now)
         thread_marks.mark(session, threads, stamps[mailbox])
+    return held
 
 
 def _processed_before(

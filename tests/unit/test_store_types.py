@@ -3,7 +3,9 @@
 from datetime import UTC, datetime, timedelta, timezone
 
 import pytest
-from sqlalchemy import create_engine
+from hypothesis import given
+from hypothesis import strategies as st
+from sqlalchemy import DateTime, create_engine
 
 from maild.store.types import UTCDateTime
 
@@ -33,3 +35,22 @@ def test_a_naive_timestamp_is_refused() -> None:
 def test_nothing_stays_nothing() -> None:
     assert UTCDateTime().process_bind_param(None, DIALECT) is None
     assert UTCDateTime().process_result_value(None, DIALECT) is None
+
+
+SQLITE_DATETIME = DateTime().dialect_impl(DIALECT).bind_processor(DIALECT)
+
+
+@given(st.datetimes(timezones=st.timezones()))
+def test_sqlite_stores_the_text_its_datetime_type_makes_of_the_utc_time(value: datetime) -> None:
+    """UTCDateTime makes SQLite's text in one step: the same as its two steps made."""
+    store = UTCDateTime().dialect_impl(DIALECT).bind_processor(DIALECT)
+    assert store is not None and SQLITE_DATETIME is not None
+    assert store(value) == SQLITE_DATETIME(UTCDateTime().process_bind_param(value, DIALECT))
+
+
+def test_sqlite_refuses_a_naive_timestamp_and_stores_nothing_as_null() -> None:
+    store = UTCDateTime().dialect_impl(DIALECT).bind_processor(DIALECT)
+    assert store is not None
+    assert store(None) is None
+    with pytest.raises(ValueError, match="time-zone-aware"):
+        store(datetime(2026, 11, 24))
