@@ -143,6 +143,10 @@ class _Terms:
     words: tuple[frozenset[str], ...] = ()
     # A Latin word -> every word whose longest part it is, or is the plural of.
     latin: Mapping[str, tuple[int, ...]] = field(default_factory=dict)
+    # The keys of latin as a set: intersected with a text's words, it goes over the
+    # smaller of the two, where a keys view goes over the words (1.5 -> 0.6 us for
+    # the built-in urgent terms, 1.4 -> 0.2 for the escalated ones).
+    latin_words: frozenset[str] = frozenset()
     other: re.Pattern[str] | None = None
     # A part the scan finds -> every word whose part is inside it: two parts that start
     # at the same place are found as the longer one.
@@ -151,7 +155,7 @@ class _Terms:
 
     def _candidates(self, text: str) -> list[re.Pattern[str]]:
         tokens = _tokens(text)
-        found = {i for key in tokens & self.latin.keys() for i in self.latin[key]}
+        found = {i for key in self.latin_words & tokens for i in self.latin[key]}
         if self.other is not None and (self.ascii_other or not text.isascii()):
             match = self.other.search(text)
             while match is not None:
@@ -215,8 +219,9 @@ def _terms(words: Iterable[str]) -> _Terms:
         regexes.append(re.compile(_fragment(word)))
         parts.append(frozenset(part for part in split if _WORD.fullmatch(part)))
         (latin if _WORD.fullmatch(key) else other).setdefault(key, []).append(index)
+    by_word = _with_plurals(latin)
     if not other:
-        return _Terms(tuple(regexes), tuple(parts), _with_plurals(latin))
+        return _Terms(tuple(regexes), tuple(parts), by_word, frozenset(by_word))
     longest_first = sorted(other, key=lambda key: (-len(key), key))
     inside = {
         found: tuple(sorted(i for key in other if key in found for i in other[key]))
@@ -226,7 +231,8 @@ def _terms(words: Iterable[str]) -> _Terms:
     return _Terms(
         tuple(regexes),
         tuple(parts),
-        _with_plurals(latin),
+        by_word,
+        frozenset(by_word),
         scan,
         inside,
         ascii_other=any(key.isascii() for key in other),
