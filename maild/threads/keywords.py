@@ -27,7 +27,6 @@ from maild.threads.charfold import fold
 Role = Literal["order", "sub_order", "other"]
 
 _MAX_KEYWORD: Final = 40
-_SPACE: Final = re.compile(r"\s+")
 # The one character whose lower case is two characters; sre's IGNORECASE maps it to "i".
 _DOTTED_I: Final = "\u0130"
 
@@ -38,7 +37,9 @@ def lowered(text: str) -> str:
 
 
 def _key(text: str) -> str:
-    return _SPACE.sub("", text)
+    """``text`` without its whitespace: str.split's whitespace is exactly \\s, and splitting
+    costs half a regex substitution (run for every candidate ID)."""
+    return "".join(text.split())
 
 
 def _fragment(keyword: str) -> tuple[str, str]:
