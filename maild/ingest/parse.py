@@ -150,7 +150,8 @@ def _text(content: mime.Content, notes: Notes) -> str:
                 break
             texts.append(_html_text(body, label, notes))
         text = "\n".join(texts)
-    text = text.replace("\r\n", "\n").replace("\r", "\n")
+    if "\r" in text:  # one scan where most text has none, instead of two replacements
+        text = text.replace("\r\n", "\n").replace("\r", "\n")
     if "\x00" in text:  # no database text type stores NUL
         text = text.replace("\x00", "")
         notes.degrade("body: NUL characters removed")

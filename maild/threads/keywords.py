@@ -27,7 +27,6 @@ from maild.threads.charfold import fold
 Role = Literal["order", "sub_order", "other"]
 
 _MAX_KEYWORD: Final = 40
-_SPACE: Final = re.compile(r"\s+")
 # The one character whose lower case is two characters; sre's IGNORECASE maps it to "i".
 _DOTTED_I: Final = "\u0130"
 
@@ -38,19 +37,36 @@ def lowered(text: str) -> str:
 
 
 def _key(text: str) -> str:
-    return _SPACE.sub("", text)
+    """``text`` without its whitespace: str.split's whitespace is exactly \\s, and splitting
+    costs half a regex substitution (run for every candidate ID)."""
+    return "".join(text.split())
 
 
-def _fragment(keyword: str) -> str:
-    """A lower-case keyword as a regex: spacing is free, ASCII words match whole, plural
-    included. The check that an ASCII word does not continue a longer word sits after
-    its first character, so that every branch starts with a literal (see above).
+def _fragment(keyword: str) -> tuple[str, str]:
+    """A lower-case keyword as a regex, cut after its first character's checks: spacing
+    is free, ASCII words match whole, plural included. The check that an ASCII word does
+    not continue a longer word sits after its first character, so that every branch
+    starts with a literal (see above).
     """
     body = r"\s{0,3}".join(re.escape(part) for part in keyword.split())
     first = re.escape(keyword[0])
     before = r"(?<![a-z].)" if keyword[0].isascii() and keyword[0].isalpha() else ""
     after = r"s?(?![a-z])" if keyword[-1].isascii() and keyword[-1].isalpha() else ""
-    return first + before + body[len(first) :] + after
+    return first + before, body[len(first) :] + after
+
+
+def _alternation(ordered: Sequence[str]) -> str:
+    """The keywords as one alternation, grouped by first character, each group in the
+    order given: ``o(?:rder number|rder)|t(?:racking)``. At one place only the branches
+    of one group can match, so the first that matches is the one the flat alternation
+    picks; but the engine tries one group, not every keyword (nearest_role: 2.1 -> 1.7 us
+    per candidate, bench/ingest_stages.py messages).
+    """
+    groups: dict[str, list[str]] = {}
+    for word in ordered:
+        head, tail = _fragment(word)
+        groups.setdefault(head, []).append(tail)
+    return "|".join(head + "(?:" + "|".join(tails) + ")" for head, tails in groups.items())
 
 
 @dataclass(frozen=True, slots=True)
@@ -74,7 +90,7 @@ class KeywordIndex:
         if not spellings:
             return cls(None, roles)
         ordered = sorted(spellings, key=lambda word: (-len(word), word))
-        regex = re.compile("|".join(_fragment(word) for word in ordered))
+        regex = re.compile(_alternation(ordered))
         return cls(regex, roles)
 
     def nearest_role(self, text: str, end: int, window: int) -> Role | None:
