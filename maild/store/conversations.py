@@ -12,27 +12,34 @@ the batch touched is stamped with it, its Spam flag and its answered waits kept.
 __all__ = [
     "THREAD_BATCH",
     "Held",
-    "summarize_threads",
     "thread_pending",
     "update_messages",
     "waiting_mailboxes",
 ]
 
-from collections.abc import Iterable, Mapping, Sequence
-from dataclasses import dataclass, field, replace
+from collections.abc import Mapping, Sequence
+from dataclasses import dataclass, field
 from datetime import datetime
 from types import SimpleNamespace
 from typing import Any
 
-from sqlalchemy import ColumnDefault, Select, bindparam, func, select, tuple_
+from sqlalchemy import bindparam, select, tuple_
 from sqlalchemy.orm import Session
 
-from maild.classify.tags import HANDED_OFF, TICKET_CLOSED, TICKET_RETURNED
 from maild.domain import ConversationFacts
 from maild.store import thread_marks
 from maild.store.flags import unflag_answered
 from maild.store.tables import core_table
-from maild.store.types import UTCDateTime
+from maild.store.thread_summaries import (
+    MEMBER_COLUMNS,
+    UNSUMMARIZED,
+    Answers,
+    chunks,
+    member,
+    new_summaries,
+    resummarize,
+    summary_values,
+)
 from maild.threads.resolve import (
     SUBJECT_WINDOW,
     Action,
@@ -44,32 +51,17 @@ from maild.threads.resolve import (
     NewThread,
     Threader,
 )
-from maild.threads.summary import Event, ThreadMessage, ThreadSummary, summarize
+from maild.threads.summary import ThreadMessage
 
 _MESSAGE = core_table("message")
 _THREAD = core_table("thread")
 _THREAD_ORDER = core_table("thread_order")
 _MESSAGE_THREAD = core_table("message_thread")
 _MESSAGE_ORDER = core_table("message_order")
-_LABEL = core_table("label")
-
-# The rule tags that move a conversation's lifecycle (maild.threads.summary).
-_EVENTS: dict[str, Event] = {
-    HANDED_OFF: "handoff",
-    TICKET_RETURNED: "returned",
-    TICKET_CLOSED: "closed",
-}
 
 THREAD_BATCH = 1000
 # Message rows processing made and left for threading to write, by key.
 Held = Mapping[int, dict[str, Any]]
-# Keeps each IN (...) list well under SQLite's bound-parameter limit.
-_CHUNK = 500
-
-
-def _chunks(values: Sequence[Any]) -> Iterable[Sequence[Any]]:
-    for start in range(0, len(values), _CHUNK):
-        yield values[start : start + _CHUNK]
 
 
 def waiting_mailboxes(session: Session, held: Held) -> list[int]:
@@ -80,7 +72,7 @@ def waiting_mailboxes(session: Session, held: Held) -> list[int]:
             select(m.mailbox_id).where(m.state == "processed", m.thread_id.is_(None)).distinct()
         ).scalars()
     )
-    for chunk in _chunks(sorted(held)):
+    for chunk in chunks(sorted(held)):
         found.update(session.execute(select(m.mailbox_id).where(m.id.in_(chunk))).scalars())
     return sorted(found)
 
@@ -105,7 +97,7 @@ def thread_pending(
     members = {i.pk: m for i, m in pending}
     touched, answers = _apply(session, mailbox_id, actions, members, now, seq, held)
     fresh = set(answers)
-    answers.update(_resummarize(session, touched - fresh, now))
+    answers.update(resummarize(session, touched - fresh, now))
     thread_marks.keep_answers(session, mailbox_id, answers, new=fresh)
     # Only a message threaded before can carry a flag (maild.store.flags), and those
     # of the conversations inserted with their summary were not.
@@ -144,13 +136,13 @@ def _pending(session: Session, mailbox_id: int, held: Held) -> list[tuple[Incomi
                     customer_name=row.customer_name,
                 ),
             ),
-            _member(row, None),  # events are read when a new conversation is summarized
+            member(row, None),  # events are read when a new conversation is summarized
         )
         for row in rows
     ]
 
 
-# What threading reads of a message besides what :func:`_member` reads.
+# What threading reads of a message besides what :func:`member` reads.
 _PENDING_COLUMNS = (_MESSAGE.c.in_reply_to, _MESSAGE.c.reference_ids, _MESSAGE.c.order_ids)
 # Of what threading reads, what landing wrote; processing writes the rest.
 _LANDED = ("at", "direction")
@@ -160,7 +152,7 @@ def _stored_pending(session: Session, mailbox_id: int) -> list[Any]:
     m = _MESSAGE.c
     return list(
         session.execute(
-            select(m.id, m.message_id, *_PENDING_COLUMNS, *_MEMBER_COLUMNS)
+            select(m.id, m.message_id, *_PENDING_COLUMNS, *MEMBER_COLUMNS)
             .where(m.mailbox_id == mailbox_id, m.state == "processed", m.thread_id.is_(None))
             .order_by(m.id)
             .limit(THREAD_BATCH)
@@ -174,9 +166,9 @@ def _unwritten(session: Session, mailbox_id: int, held: Held) -> list[Any]:
     if not held:
         return []
     m = _MESSAGE.c
-    landed = [m.id, m.message_id, *(c for c in _MEMBER_COLUMNS if c.name in _LANDED)]
+    landed = [m.id, m.message_id, *(c for c in MEMBER_COLUMNS if c.name in _LANDED)]
     found = []
-    for chunk in _chunks(sorted(held)):
+    for chunk in chunks(sorted(held)):
         for row in session.execute(
             select(*landed).where(m.id.in_(chunk), m.mailbox_id == mailbox_id)
         ):
@@ -185,7 +177,7 @@ def _unwritten(session: Session, mailbox_id: int, held: Held) -> list[Any]:
                 SimpleNamespace(
                     **row._mapping,
                     **{c.name: values[c.name] for c in _PENDING_COLUMNS},
-                    **{c.name: values[c.name] for c in _MEMBER_COLUMNS if c.name not in _LANDED},
+                    **{c.name: values[c.name] for c in MEMBER_COLUMNS if c.name not in _LANDED},
                 )
             )
     return found
@@ -202,38 +194,10 @@ def update_messages(session: Session, rows: Sequence[dict[str, Any]]) -> None:
         session.execute(_MESSAGE.update().where(_MESSAGE.c.id == bindparam("_pk")), same_keys)
 
 
-# What :func:`_member` reads of a message row.
-_MEMBER_COLUMNS = (
-    func.coalesce(_MESSAGE.c.internaldate, _MESSAGE.c.landed_at, type_=UTCDateTime()).label("at"),
-    _MESSAGE.c.direction,
-    _MESSAGE.c.machine_kind,
-    _MESSAGE.c.subject,
-    _MESSAGE.c.subject_key,
-    _MESSAGE.c.customer_address,
-    _MESSAGE.c.customer_name,
-    _MESSAGE.c.sub_orders,
-)
-
-
-def _member(row: Any, event: Event | None) -> ThreadMessage:
-    """A message as its conversation's summary reads it (a row of :data:`_MEMBER_COLUMNS`)."""
-    return ThreadMessage(
-        at=row.at,
-        direction="out" if row.direction == "out" else "in",
-        machine=row.machine_kind is not None,
-        subject=row.subject,
-        subject_key=row.subject_key,
-        customer_address=row.customer_address,
-        customer_name=row.customer_name,
-        sub_orders=tuple(s for s, _ in row.sub_orders or ()),
-        event=event,
-    )
-
-
 def _known(session: Session, mailbox_id: int, incoming: list[Incoming]) -> Known:
     known = Known()
     subs = sorted({s for i in incoming for s, _ in i.facts.sub_orders})
-    for chunk in _chunks(subs):
+    for chunk in chunks(subs):
         for sub, parent in session.execute(
             select(_MESSAGE_ORDER.c.sub_order_id, _MESSAGE_ORDER.c.order_id)
             .join(_MESSAGE, _MESSAGE.c.id == _MESSAGE_ORDER.c.message_pk)
@@ -249,7 +213,7 @@ def _known(session: Session, mailbox_id: int, incoming: list[Incoming]) -> Known
         | set(subs)
         | set(known.sub_order_parents.values())
     )
-    for chunk in _chunks(orders):
+    for chunk in chunks(orders):
         for order, thread in session.execute(
             select(_THREAD_ORDER.c.order_id, _THREAD_ORDER.c.thread_id).where(
                 _THREAD_ORDER.c.mailbox_id == mailbox_id, _THREAD_ORDER.c.order_id.in_(chunk)
@@ -257,7 +221,7 @@ def _known(session: Session, mailbox_id: int, incoming: list[Incoming]) -> Known
         ):
             known.order_threads[order] = thread
     refs = sorted({r for i in incoming for r in (i.in_reply_to, *i.references) if r})
-    for chunk in _chunks(refs):
+    for chunk in chunks(refs):
         for message_id, thread in session.execute(
             select(_MESSAGE.c.message_id, _MESSAGE.c.thread_id).where(
                 _MESSAGE.c.mailbox_id == mailbox_id,
@@ -272,7 +236,7 @@ def _known(session: Session, mailbox_id: int, incoming: list[Incoming]) -> Known
         | set(known.message_threads.values())
         | {t for t, _ in known.subject_threads.values()}
     )
-    for chunk in _chunks(threads):
+    for chunk in chunks(threads):
         for order, thread in session.execute(
             select(_THREAD_ORDER.c.order_id, _THREAD_ORDER.c.thread_id).where(
                 _THREAD_ORDER.c.thread_id.in_(chunk)
@@ -294,7 +258,7 @@ def _known_subjects(
     )
     earliest = min(i.at for i in incoming) - SUBJECT_WINDOW
     t = _THREAD.c
-    for chunk in _chunks(pairs):
+    for chunk in chunks(pairs):
         for thread, address, key, last in session.execute(
             select(t.id, t.customer_address, t.subject_key, t.last_message_at)
             .where(
@@ -305,91 +269,6 @@ def _known_subjects(
             .order_by(t.last_message_at)
         ):
             known.subject_threads[(address, key)] = (thread, last)
-
-
-# What a summary sets on a conversation; a new one that a summary does not fill yet
-# (its messages come by a merge) gets the columns' defaults, as an insert without them would.
-_SUMMARY_COLUMNS = (
-    "subject",
-    "subject_key",
-    "customer_address",
-    "customer_name",
-    "messages",
-    "last_message_at",
-    "last_inbound_at",
-    "last_outbound_at",
-    "awaiting_since",
-    "unread",
-    "sub_orders",
-    "after_sale_sub_orders",
-    "lifecycle",
-    "escalated_at",
-)
-
-
-def _default(column: str) -> Any:
-    default = _THREAD.c[column].default
-    return default.arg if isinstance(default, ColumnDefault) else None
-
-
-_UNSUMMARIZED = {column: _default(column) for column in _SUMMARY_COLUMNS}
-
-Answers = dict[int, tuple[tuple[datetime, datetime], ...]]
-
-
-def _summary_values(summary: ThreadSummary, shown_at: datetime | None) -> dict[str, Any]:
-    seen = max((t for t in (shown_at, summary.last_outbound_at) if t), default=None)
-    return {
-        "subject": summary.subject,
-        "subject_key": summary.subject_key,
-        "customer_address": summary.customer_address,
-        "customer_name": summary.customer_name,
-        "messages": summary.messages,
-        "last_message_at": summary.last_message_at,
-        "last_inbound_at": summary.last_inbound_at,
-        "last_outbound_at": summary.last_outbound_at,
-        "awaiting_since": summary.awaiting_since,
-        # Unread until shown or replied to: a customer wrote since either.
-        "unread": summary.last_inbound_at is not None
-        and (seen is None or summary.last_inbound_at > seen),
-        "sub_orders": summary.sub_orders,
-        "after_sale_sub_orders": summary.after_sale_sub_orders,
-        "lifecycle": summary.lifecycle,
-        "escalated_at": summary.escalated_at,
-    }
-
-
-def _new_summaries(
-    session: Session,
-    actions: list[Action],
-    new: Iterable[int],
-    members: Mapping[int, ThreadMessage],
-) -> dict[int, ThreadSummary]:
-    """The summaries of the new conversations that only this batch's messages make up.
-
-    Written by their insert, rather than by an update right after it: one statement
-    less per conversation, which for most batches is one per message.
-    """
-    merged = {t for a in actions if isinstance(a, Merge) for t in (a.source, a.target)}
-    linked: dict[int, list[int]] = {t: [] for t in new if t not in merged}
-    for action in actions:
-        if isinstance(action, Link):
-            for thread in action.threads:
-                if thread in linked:
-                    linked[thread].append(action.message)
-    pks = sorted({pk for messages in linked.values() for pk in messages})
-    events: dict[int, Event] = {}
-    for chunk in _chunks(pks):
-        events.update(_events(session, _EVENT_LABELS.where(_LABEL.c.message_pk.in_(chunk))))
-    # A member comes without its event; most have none, and copying one to say so cost
-    # 1.6 us, 40% of summarizing a one-message conversation.
-    return {
-        thread: summarize(
-            [replace(members[pk], event=events[pk]) if pk in events else members[pk] for pk in pks]
-        )
-        for thread, pks in linked.items()
-        if pks
-    }
 
 
 def _new_threads(
@@ -404,7 +283,7 @@ def _new_threads(
     keys = {a.thread: a.key for a in actions if isinstance(a, NewThread)}
     if not keys:
         return {}, {}
-    summaries = _new_summaries(session, actions, keys, members)
+    summaries = new_summaries(session, actions, keys, members)
     session.execute(
         _THREAD.insert(),
         [
@@ -413,13 +292,13 @@ def _new_threads(
                 "key": key,
                 "created_at": now,
                 "updated_at": now,
-                **(_summary_values(summaries[temp], None) if temp in summaries else _UNSUMMARIZED),
+                **(summary_values(summaries[temp], None) if temp in summaries else UNSUMMARIZED),
             }
             for temp, key in keys.items()
         ],
     )
     by_key: dict[str, int] = {}
-    for chunk in _chunks(sorted(keys.values())):
+    for chunk in chunks(sorted(keys.values())):
         rows = session.execute(
             select(_THREAD.c.key, _THREAD.c.id).where(
                 _THREAD.c.mailbox_id == mailbox_id, _THREAD.c.key.in_(chunk)
@@ -501,60 +380,3 @@ def _merge(session: Session, source: int, target: int) -> None:
         _THREAD_ORDER.update().where(_THREAD_ORDER.c.thread_id == source).values(thread_id=target)
     )
     session.execute(_THREAD.delete().where(_THREAD.c.id == source))
-
-
-# The rule labels that are lifecycle events; narrowed to some messages by the caller.
-_EVENT_LABELS = select(_LABEL.c.message_pk, _LABEL.c.name).where(
-    _LABEL.c.source == "rule", _LABEL.c.name.in_(sorted(_EVENTS))
-)
-
-
-def _events(session: Session, labels: Select[int, str]) -> dict[int, Event]:
-    """The lifecycle event of each message ``labels`` finds, by message."""
-    found: dict[int, Event] = {}
-    for pk, name in session.execute(labels):
-        found[pk] = _EVENTS[name]
-    return found
-
-
-def summarize_threads(session: Session, mailbox_id: int, threads: set[int], now: datetime) -> None:
-    """Recompute the summary of ``threads`` from their messages, their tags included."""
-    thread_marks.keep_answers(session, mailbox_id, _resummarize(session, threads, now))
-
-
-def _resummarize(session: Session, threads: set[int], now: datetime) -> Answers:
-    """Write the summaries of ``threads`` from the stored messages; their answered waits."""
-    if not threads:
-        return {}
-    m = _MESSAGE.c
-    members: dict[int, list[ThreadMessage]] = {t: [] for t in threads}
-    for chunk in _chunks(sorted(threads)):
-        events = _events(
-            session,
-            _EVENT_LABELS.join(
-                _MESSAGE_THREAD, _MESSAGE_THREAD.c.message_pk == _LABEL.c.message_pk
-            ).where(_MESSAGE_THREAD.c.thread_id.in_(chunk)),
-        )
-        rows = session.execute(
-            select(_MESSAGE_THREAD.c.thread_id, m.id, *_MEMBER_COLUMNS)
-            .join(_MESSAGE, m.id == _MESSAGE_THREAD.c.message_pk)
-            .where(_MESSAGE_THREAD.c.thread_id.in_(chunk))
-        )
-        for row in rows:
-            members[row.thread_id].append(_member(row, events.get(row.id)))
-    shown = {
-        thread: at
-        for thread, at in session.execute(
-            select(_THREAD.c.id, _THREAD.c.shown_at).where(_THREAD.c.id.in_(sorted(threads)))
-        )
-    }
-    updates = []
-    answers: Answers = {}
-    for thread, messages in members.items():
-        summary = summarize(messages)
-        answers[thread] = summary.answered
-        updates.append(
-            {"_id": thread, **_summary_values(summary, shown.get(thread)), "updated_at": now}
-        )
-    session.execute(_THREAD.update().where(_THREAD.c.id == bindparam("_id")), updates)
-    return answers

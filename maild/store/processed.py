@@ -22,7 +22,7 @@ from maild.domain import (
     Verdict,
 )
 from maild.errors import StoreError
-from maild.store import conversations, thread_marks
+from maild.store import conversations, thread_marks, thread_summaries
 from maild.store.tables import core_table
 from maild.store.types import RAW_CODEC, decode_raw
 
@@ -352,7 +352,7 @@ def save_processed(
         session.execute(_LABEL.insert(), labels)
     for mailbox, threads in threaded.items():
         # New tags may move a conversation's lifecycle (a hand-off recognised only now).
-        conversations.summarize_threads(session, mailbox, threads, now)
+        thread_summaries.summarize_threads(session, mailbox, threads, now)
         thread_marks.mark(session, threads, stamps[mailbox])
     return held
 
