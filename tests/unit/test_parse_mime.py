@@ -7,6 +7,8 @@ import binascii
 import hashlib
 
 import pytest
+from hypothesis import given, settings
+from hypothesis import strategies as st
 
 from maild.ingest import mime, payload
 from maild.ingest.htmltext import MAX_HTML_CHARS, html_to_text
@@ -15,6 +17,7 @@ from maild.ingest.params import Param, filename, media_type, parameters
 from maild.ingest.parse import parse
 
 HEAD = b"From: a@b.example\r\nSubject: s\r\n"
+BASE64_ALPHABET = b"ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789+/="
 
 
 def parts_of(body: bytes, boundary: bytes = b"B") -> tuple[list[bytes], bool]:
@@ -124,6 +127,33 @@ def test_base64(encoded: bytes, decoded: bytes, damaged: bool) -> None:
     part = body(encoded, "base64")
     assert payload.read(part, 100) == (decoded, False)
     assert part.damaged is damaged
+
+
+def base64_reference(encoded: bytes) -> tuple[bytes, bool]:
+    """Damaged base64 read as the payload docstring says, in one piece: junk and what
+    follows the padding are dropped, a missing padding or a half byte are damage."""
+    kept = bytes(c for c in encoded if c not in b" \t\r\n")
+    clean = bytes(c for c in kept if c in BASE64_ALPHABET)
+    pad = clean.find(b"=")
+    data = clean if pad < 0 else clean[:pad]
+    damaged = len(clean) != len(kept) or (pad < 0 and len(data) % 4 != 0)
+    if len(data) % 4 == 1:
+        damaged, data = True, data[:-1]
+    return base64.b64decode(data + b"=" * (-len(data) % 4)), damaged
+
+
+PIECES = [*(bytes([c]) for c in BASE64_ALPHABET), b"\r\n", b" ", b"!", b"\xff"]
+
+
+@settings(max_examples=500)
+@given(st.lists(st.sampled_from(PIECES)), st.integers(1, 40))
+def test_base64_reads_as_the_reference_in_any_windows(pieces: list[bytes], window: int) -> None:
+    encoded = b"".join(pieces)
+    part = body(encoded, "base64")
+    with pytest.MonkeyPatch.context() as patch:
+        patch.setattr(payload, "_WINDOW", window)  # many windows, cut anywhere
+        assert payload.read(part, len(encoded) + 1) == (base64_reference(encoded)[0], False)
+    assert part.damaged is base64_reference(encoded)[1]
 
 
 def test_windows_do_not_split_encodings() -> None:
