@@ -27,7 +27,7 @@ from maild.errors import ParseError
 from maild.ingest import fields, mime, payload, words
 from maild.ingest.addresses import People, read_people
 from maild.ingest.autoreply import LOOP_HEADER
-from maild.ingest.htmltext import html_to_text
+from maild.ingest.htmltext import Html, read_html
 from maild.ingest.notes import Notes
 from maild.outbound.compose import TICKET_HEADER
 
@@ -83,13 +83,17 @@ class Parts:
 
     ``from_start`` tells whether the header began at the first byte, which is where
     the classifier's own reader (:func:`maild.classify.mime.message_from_raw`) looks
-    for it; only then do these parts match what that reader would find.
+    for it; only then do these parts match what that reader would find. ``pages`` are
+    the first HTML parts read as pages when the text came from them (all of them unless
+    the text filled up first), so that the classifier does not decode and read them again.
     """
 
     headers: dict[str, bytes]
     content: mime.Content
     from_start: bool
     people: People
+    subject: str
+    pages: tuple[Html, ...]
 
 
 def parse(raw: bytes) -> ParsedMail:
@@ -110,12 +114,14 @@ def parse_parts(raw: bytes) -> tuple[ParsedMail, Parts]:
     headers = fields.read_fields(raw, block, _TOP_FIELDS, notes, part=False)
     people = read_people(headers, notes)
     content = mime.walk(raw, headers, block.body, notes)
-    text = _text(content, notes)
+    pages = _pages(content, notes)
+    text = _text(content, pages, notes)
+    subject = words.header_text(headers.get("subject", b""), "subject", notes)
     if notes.reasons:
         log.debug("degraded message reasons=%s", "; ".join(notes.reasons))
     parsed = ParsedMail(
         message_id=_message_id(headers.get("message-id")),
-        subject=words.header_text(headers.get("subject", b""), "subject", notes),
+        subject=subject,
         from_name=people.from_name,
         from_addr=people.from_addr,
         to=people.to,
@@ -132,24 +138,29 @@ def parse_parts(raw: bytes) -> tuple[ParsedMail, Parts]:
         degraded_reasons=tuple(notes.reasons),
         charsets=tuple(notes.charsets),
     )
-    return parsed, Parts(headers, content, from_start=start == 0, people=people)
+    parts = Parts(headers, content, start == 0, people, subject, tuple(pages))
+    return parsed, parts
 
 
-def _text(content: mime.Content, notes: Notes) -> str:
-    """The text/plain parts, else the HTML parts as text, newlines normalised.
+def _pages(content: mime.Content, notes: Notes) -> list[Html]:
+    """The HTML parts read as pages when the text comes from them, else none.
 
     An empty text/plain alternative next to a full HTML one (some mailers send that)
     counts as no text part.
     """
     if any(not part.isspace() and part for part in content.plain) or not content.html:
-        text = "\n".join(content.plain)
-    else:
-        texts: list[str] = []
-        for body, label in content.html:  # convert no more HTML than the text can hold
-            if sum(map(len, texts)) >= MAX_TEXT_CHARS:
-                break
-            texts.append(_html_text(body, label, notes))
-        text = "\n".join(texts)
+        return []
+    pages: list[Html] = []
+    for body, label in content.html:  # convert no more HTML than the text can hold
+        if sum(len(page.text) for page in pages) >= MAX_TEXT_CHARS:
+            break
+        pages.append(_html_page(body, label, notes))
+    return pages
+
+
+def _text(content: mime.Content, pages: list[Html], notes: Notes) -> str:
+    """The text/plain parts, else the text of the HTML ``pages``, newlines normalised."""
+    text = "\n".join([page.text for page in pages] if pages else content.plain)
     if "\r" in text:  # one scan where most text has none, instead of two replacements
         text = text.replace("\r\n", "\n").replace("\r", "\n")
     if "\x00" in text:  # no database text type stores NUL
@@ -161,11 +172,11 @@ def _text(content: mime.Content, notes: Notes) -> str:
     return text
 
 
-def _html_text(body: payload.Body, label: str | None, notes: Notes) -> str:
-    html, cut = html_to_text(mime.text_of(body, label, "html", notes))
-    if cut:
+def _html_page(body: payload.Body, label: str | None, notes: Notes) -> Html:
+    page = read_html(mime.text_of(body, label, "html", notes))
+    if page.cut:
         notes.degrade("html: cut before conversion")
-    return html
+    return page
 
 
 def _message_id(value: bytes | None) -> str | None:

@@ -186,7 +186,9 @@ def _classified(
         read = parts[index]
         if read is None or not read.from_start:
             return message_from_raw(messages[index].raw)
-        return message_from_parts(read.headers, read.content, read.people)
+        return message_from_parts(
+            read.headers, read.content, read.people, subject=read.subject, pages=read.pages
+        )
 
     for (model, digest), indexes in wanted.items():
         classifier = _classifier(model, digest)

@@ -4,12 +4,13 @@ from __future__ import annotations
 
 from pathlib import Path
 
+import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
 from maild.errors import ParseError
-from maild.ingest import mime
-from maild.ingest.htmltext import MAX_LINKS, Anchor, html_to_text, read_html, read_links
+from maild.ingest import htmltext, mime
+from maild.ingest.htmltext import MAX_LINKS, Anchor, read_html, read_links
 from maild.ingest.notes import Notes
 from maild.ingest.parse import parse_parts
 from tests.support.mailgen import make_message
@@ -34,7 +35,7 @@ def test_each_target_comes_with_the_text_shown_for_it() -> None:
         Anchor("https://evil.example/", "https://www.paypal.com/"),
     )
     assert page.text == "Dear customer\n\nyour order status or PayPalhttps://www.paypal.com/"
-    assert html_to_text(html) == (page.text, False)
+    assert not page.cut
 
 
 def test_entities_in_targets_and_texts_are_decoded() -> None:
@@ -129,6 +130,17 @@ _PIECES = st.sampled_from(
 def test_links_read_alone_are_the_links_read_with_the_text(pieces: list[str]) -> None:
     html = "".join(pieces)
     assert read_links(html) == read_html(html).links
+
+
+@settings(max_examples=300)
+@given(st.lists(st.one_of(_PIECES, st.text(max_size=4)), max_size=40))
+def test_links_read_alone_stop_at_the_cap_as_the_links_read_with_the_text(
+    pieces: list[str],
+) -> None:
+    html = "".join(pieces)
+    with pytest.MonkeyPatch.context() as patch:
+        patch.setattr(htmltext, "MAX_LINKS", 2)  # a cap that the pieces reach
+        assert read_links(html) == read_html(html).links
 
 
 def test_links_read_alone_agree_on_real_and_generated_html() -> None:
