@@ -44,8 +44,7 @@ RELAYS = [
     "from localhost (localhost [127.0.0.1])\n\tby relay{n}.marketplace.example (Postfix) "
     "with ESMTP id {id}",
     "from filter{n}.marketplace.example (filter{n}.marketplace.example [198.51.100.{ip}])"
-    "\n\tby relay{n}.marketplace.example (Postfix) with ESMTPS id {id}\n\t(using TLSv1.3 "
-    "with cipher TLS_AES_256_GCM_SHA384 (256/256 bits))",
+    "\n\tby relay{n}.marketplace.example (Postfix) with ESMTPS id {id}",
     "from mail-{n}.outbound.mailhost.example (mail-{n}.outbound.mailhost.example "
     "[192.0.2.{ip}])\n\tby filter1.marketplace.example (8.15.2/8.15.2) with ESMTPS id {id}"
     "\n\t(envelope-from <buyer@buyers.example>)",
