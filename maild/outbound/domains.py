@@ -15,13 +15,15 @@ __all__ = ["SHORTENERS", "check_host"]
 
 import functools
 import unicodedata
-from typing import Final
+from typing import TYPE_CHECKING, Final
 
-import tldextract
 from confusable_homoglyphs import confusables
 
 from maild.outbound.model import OutboundPolicy
 from maild.outbound.obfuscation import EditKind
+
+if TYPE_CHECKING:
+    import tldextract
 
 SHORTENERS: Final = frozenset(
     {
@@ -45,6 +47,10 @@ _ASCII_LOOKALIKES: Final = (("rn", "m"), ("vv", "w"), ("0", "o"), ("1", "l"))
 
 @functools.cache
 def _extract() -> tldextract.TLDExtract:
+    # Imported at the first check of a link, not with maild: it brings requests, and the
+    # two are 0.04 s of every start of maild, which mostly sends no draft at all.
+    import tldextract
+
     return tldextract.TLDExtract(cache_dir=None, suffix_list_urls=(), fallback_to_snapshot=True)
 
 
