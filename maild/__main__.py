@@ -1,5 +1,5 @@
 """Entry point for ``python -m maild``."""
 
-from maild.cli import main
+from maild.cli import entry
 
-raise SystemExit(main())
+entry()

@@ -12,16 +12,18 @@ or broken maild.toml cannot stop them, unless their options ask for the database
 (``maild train --include-feedback``).
 """
 
-__all__ = ["main"]
+__all__ = ["entry", "main"]
 
 import argparse
 import asyncio
+import gc
 import json
 import logging
 import os
 import sys
 from collections.abc import Callable, Mapping, Sequence
 from pathlib import Path
+from typing import NoReturn
 
 from maild import __version__, thread_commands
 from maild.app import exposition, reprocess, run_forever, run_once
@@ -280,3 +282,18 @@ def main(argv: Sequence[str] | None = None) -> int:
             file=sys.stderr,
         )
         return EX_SOFTWARE
+
+
+def entry() -> NoReturn:
+    """The ``maild`` command and ``python -m maild``: :func:`main`, then exit at once.
+
+    Everything maild made is frozen out of the garbage collector's sight first: the
+    interpreter's last collection at exit would otherwise walk all of it (modules,
+    tables, the model) to free memory the process is about to give back, 0.1-0.2 s of
+    CPU after the work is done (a tenth of ``run --once``'s start and end on 10,000
+    messages). Exit handlers (logging's flush, the worker pool's) still run; only
+    objects in reference cycles are no longer collected, which at exit frees nothing.
+    """
+    code = main()
+    gc.freeze()
+    sys.exit(code)
