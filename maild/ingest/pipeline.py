@@ -35,6 +35,8 @@ from maild.store import Store
 log = logging.getLogger(__name__)
 
 LANDED: tuple[str, ...] = ("landed",)
+# Below this, a batch's fixed cost (its transaction, a threading pass) starts to tell.
+_SMALLEST_BATCH = 25
 ALL_STATES: tuple[str, ...] = ("landed", "processed", "quarantined")
 
 
@@ -55,8 +57,8 @@ def _report_warm_up(done: "Future[None]") -> None:
 
 
 class Processor:
-    """Owns the worker pool, started on the first full batch (or by :meth:`start_workers`);
-    ``close()`` shuts it down.
+    """Owns the worker pool, started once a full batch is waiting (or by
+    :meth:`start_workers`); ``close()`` shuts it down.
 
     A trickle of mail (the daemon's usual case) is parsed in a thread: starting
     worker processes costs more than parsing a few messages.
@@ -103,8 +105,8 @@ class Processor:
             fork = alone and "fork" in multiprocessing.get_all_start_methods()
             self._pool = self._new_pool("fork" if fork else "spawn")
 
-    def _executor(self, rows: int) -> Executor | None:
-        if self._pool is None and rows >= self._batch and self._store.shareable:
+    def _executor(self, waiting: int) -> Executor | None:
+        if self._pool is None and waiting >= self._batch and self._store.shareable:
             # spawn: forking a process that runs an event loop and threads is unsafe, and a
             # forkserver outlives a killed maild with its workers.
             self._pool = self._new_pool("spawn")
@@ -122,9 +124,10 @@ class Processor:
             pool.submit(warm_up, models).add_done_callback(_report_warm_up)
         return pool
 
-    def _submit(self, pks: list[int]) -> "asyncio.Future[BatchReport]":
+    def _submit(self, pks: list[int], waiting: int) -> "asyncio.Future[BatchReport]":
+        """Hand ``pks`` to a worker; ``waiting``: they and the messages queued after them."""
         loop = asyncio.get_running_loop()
-        pool = self._executor(len(pks))
+        pool = self._executor(waiting)
         if pool is None:
             future = loop.run_in_executor(
                 None, process_batch, self._store, pks, self._clock(), self.rules
@@ -156,17 +159,29 @@ class Processor:
         in_flight: set[asyncio.Future[BatchReport]] = set()
         total = ProcessReport()
         after = 0
+        queued: list[int] = []
+        window = 2 * self._workers * self._batch
+        last = False  # the queue holds every message waiting, no full window more
         while True:
-            pks = await asyncio.to_thread(
-                self._store.pending,
-                states=states,
-                after_pk=after,
-                limit=self._batch,
-                mailboxes=mailboxes,
-            )
+            if len(queued) < self._batch:
+                more = await asyncio.to_thread(
+                    self._store.pending,
+                    states=states,
+                    after_pk=after,
+                    limit=window - len(queued),
+                    mailboxes=mailboxes,
+                )
+                if more:
+                    after = more[-1]
+                queued += more
+                last = len(queued) < window
+            waiting = len(queued)
+            # Only workers gain from smaller batches: threads of this process share a GIL.
+            pooled = self._executor(waiting) is not None
+            size = self._tail_batch(waiting) if last and pooled else self._batch
+            pks, queued = queued[:size], queued[size:]
             if pks:
-                after = pks[-1]
-                in_flight.add(self._submit(pks))
+                in_flight.add(self._submit(pks, waiting))
             if not in_flight:
                 return total
             if pks and len(in_flight) < 2 * self._workers:
@@ -174,6 +189,18 @@ class Processor:
             done, in_flight = await asyncio.wait(in_flight, return_when=asyncio.FIRST_COMPLETED)
             for future in done:
                 total = total + await self._account(future.result())
+
+    def _tail_batch(self, waiting: int) -> int:
+        """The size of the next batch when ``waiting`` messages are all there is.
+
+        Smaller and smaller, so that the workers finish together: with full batches to
+        the end, one worker went on with the last one (or two) while the others had
+        nothing left, a tenth of a second or more of an idle core at the end of a run
+        (bench/ingest.py). Never so small that a batch's own cost (a transaction, a
+        threading pass) would outweigh its messages.
+        """
+        share = -(-waiting // (2 * self._workers))  # ceiling
+        return min(self._batch, max(_SMALLEST_BATCH, share))
 
     async def _account(self, batch: BatchReport) -> ProcessReport:
         if batch.quarantined:

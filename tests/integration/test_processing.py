@@ -24,7 +24,7 @@ from maild.ingest.identity import message_key
 from maild.ingest.parse import Parts, parse_parts
 from maild.ingest.pipeline import ALL_STATES, Processor
 from maild.ingest.rules import MailboxRules
-from maild.ingest.workers import parse_batch
+from maild.ingest.workers import BatchReport, parse_batch
 from maild.metrics import Metrics
 from maild.store import Store
 from maild.store.types import compress_raw
@@ -118,6 +118,35 @@ async def test_a_new_worker_pool_starts_every_worker_at_once(store: Store) -> No
         processor.close()
     assert report.processed == 4
     assert len(workers) == 2
+
+
+class _Recording(Processor):
+    """A processor that notes the size of every batch it hands out."""
+
+    sizes: list[int]
+
+    def _submit(self, pks: list[int], waiting: int) -> "asyncio.Future[BatchReport]":
+        self.sizes.append(len(pks))
+        return super()._submit(pks, waiting)
+
+
+async def test_the_last_messages_go_out_in_smaller_batches_so_the_workers_finish_together(
+    store: Store,
+) -> None:
+    land(store, [make_message(i, seed=33) for i in range(300)])
+    before = set(multiprocessing.active_children())
+    processor = _Recording(store, lambda: NOW, workers=2, batch=100)
+    processor.sizes = []
+    try:
+        report = await processor.run()
+        workers = set(multiprocessing.active_children()) - before
+    finally:
+        processor.close()
+    assert report.processed == 300 and sum(processor.sizes) == 300
+    # Fewer than a window (2 batches a worker) wait: a quarter of them, then less and
+    # less, never under 25 but for the rest.
+    assert processor.sizes == [75, 57, 42, 32, 25, 25, 25, 19]
+    assert len(workers) == 2  # a full batch's worth waited: the pool started
 
 
 # Run in a fresh interpreter: whether a worker may be forked depends on the threads of
