@@ -35,9 +35,9 @@ from maild.store import Store
 log = logging.getLogger(__name__)
 
 LANDED: tuple[str, ...] = ("landed",)
+ALL_STATES: tuple[str, ...] = ("landed", "processed", "quarantined")
 # Below this, a batch's fixed cost (its transaction, a threading pass) starts to tell.
 _SMALLEST_BATCH = 25
-ALL_STATES: tuple[str, ...] = ("landed", "processed", "quarantined")
 
 
 @dataclass(frozen=True, slots=True)
@@ -124,10 +124,9 @@ class Processor:
             pool.submit(warm_up, models).add_done_callback(_report_warm_up)
         return pool
 
-    def _submit(self, pks: list[int], waiting: int) -> "asyncio.Future[BatchReport]":
-        """Hand ``pks`` to a worker; ``waiting``: they and the messages queued after them."""
+    def _submit(self, pks: list[int], pool: Executor | None) -> "asyncio.Future[BatchReport]":
+        """Hand ``pks`` to the worker ``pool``, or to a thread of this process without one."""
         loop = asyncio.get_running_loop()
-        pool = self._executor(waiting)
         if pool is None:
             future = loop.run_in_executor(
                 None, process_batch, self._store, pks, self._clock(), self.rules
@@ -175,13 +174,12 @@ class Processor:
                     after = more[-1]
                 queued += more
                 last = len(queued) < window
-            waiting = len(queued)
+            pool = self._executor(len(queued))
             # Only workers gain from smaller batches: threads of this process share a GIL.
-            pooled = self._executor(waiting) is not None
-            size = self._tail_batch(waiting) if last and pooled else self._batch
+            size = self._tail_batch(len(queued)) if last and pool else self._batch
             pks, queued = queued[:size], queued[size:]
             if pks:
-                in_flight.add(self._submit(pks, waiting))
+                in_flight.add(self._submit(pks, pool))
             if not in_flight:
                 return total
             if pks and len(in_flight) < 2 * self._workers:

@@ -355,12 +355,10 @@ class Store:
         session.commit()
         return total
 
-    def quarantined(
-        self, pks: Sequence[int] | None = None, limit: int | None = None
-    ) -> list[QuarantinedMessage]:
+    def quarantined(self, pks: Sequence[int] | None = None) -> list[QuarantinedMessage]:
         """Quarantined messages (among ``pks``), newest first, with where each was fetched."""
         with self._session() as session:
-            return quarantined_messages(session, pks, limit)
+            return quarantined_messages(session, pks)
 
     def raw_message(self, message_pk: int) -> bytes:
         with self._session() as session:

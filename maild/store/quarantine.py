@@ -38,7 +38,7 @@ class QuarantinedMessage:
 
 
 def quarantined_messages(
-    session: Session, pks: Sequence[int] | None = None, limit: int | None = None
+    session: Session, pks: Sequence[int] | None = None
 ) -> list[QuarantinedMessage]:
     """The quarantined messages among ``pks`` (all when None), newest first."""
     m, loc = _MESSAGE.c, _LOCATION.c
@@ -58,7 +58,6 @@ def quarantined_messages(
         .outerjoin(_FOLDER, _FOLDER.c.id == loc.folder_id)
         .where(m.state == "quarantined")
         .order_by(m.id.desc(), loc.id)
-        .limit(limit)
     )
     if pks is not None:
         query = query.where(m.id.in_(pks))

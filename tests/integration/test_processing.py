@@ -8,6 +8,7 @@ import random
 import subprocess
 import sys
 import time
+from concurrent.futures import Executor
 from datetime import UTC, datetime
 from pathlib import Path
 
@@ -125,9 +126,9 @@ class _Recording(Processor):
 
     sizes: list[int]
 
-    def _submit(self, pks: list[int], waiting: int) -> "asyncio.Future[BatchReport]":
+    def _submit(self, pks: list[int], pool: Executor | None) -> "asyncio.Future[BatchReport]":
         self.sizes.append(len(pks))
-        return super()._submit(pks, waiting)
+        return super()._submit(pks, pool)
 
 
 async def test_the_last_messages_go_out_in_smaller_batches_so_the_workers_finish_together(
