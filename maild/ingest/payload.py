@@ -65,6 +65,9 @@ class Body:
                 yield binascii.a2b_base64(memoryview(data)[:usable])
             carry = data[usable:end]
             if pad >= 0:
+                # Nothing after the padding is decoded, but junk there is damage all the
+                # same, in this window or a later one.
+                self.damaged |= bool(_stray(self.raw[pos + len(window) : self.end]))
                 break
         else:
             self.damaged |= bool(carry)  # the padding is missing
