@@ -29,10 +29,17 @@ __all__ = [
 from datetime import datetime
 from typing import Any
 
-from sqlalchemy import JSON, BigInteger, Index, LargeBinary, Table, UniqueConstraint
+from sqlalchemy import JSON, BigInteger, ForeignKey, Index, LargeBinary, Table, UniqueConstraint
 from sqlmodel import Field, SQLModel
 
 from maild.store.types import RAW_CODEC, UTCDateTime
+
+
+def _backfilled(server_default: str, **field: Any) -> Any:
+    """A column that a migration added to a table holding rows, which the database
+    filled with ``server_default``: declared here as well, so that a database built from
+    these tables is the same as a migrated one (tests/integration/test_store.py)."""
+    return Field(sa_column_kwargs={"server_default": server_default}, **field)
 
 
 class Mailbox(SQLModel, table=True):
@@ -42,7 +49,7 @@ class Mailbox(SQLModel, table=True):
     created_at: datetime = Field(sa_type=UTCDateTime)
     # Counts the changes to its conversations (maild.store.thread_marks): the SLA ticker
     # reads only conversations stamped after the last count it saw.
-    change_seq: int = Field(default=0)
+    change_seq: int = _backfilled("0", default=0)
 
 
 class Folder(SQLModel, table=True):
@@ -73,7 +80,8 @@ class Message(SQLModel, table=True):
     digest: str = Field(max_length=64)
     direction: str = Field(default="in", max_length=3)
     raw_blob: bytes = Field(sa_type=LargeBinary)
-    raw_codec: str = Field(default=RAW_CODEC, max_length=8)
+    # Rows stored before codecs were recorded are zlib.
+    raw_codec: str = _backfilled("zlib", default=RAW_CODEC, max_length=8)
     raw_size: int
     internaldate: datetime | None = Field(default=None, sa_type=UTCDateTime)
     landed_at: datetime = Field(sa_type=UTCDateTime)
@@ -108,7 +116,9 @@ class Message(SQLModel, table=True):
     class_scores: dict[str, float] | None = Field(default=None, sa_type=JSON)
     model_version: str | None = Field(default=None, max_length=64)
     # The message's first conversation; NULL on a processed message: not threaded yet.
-    thread_id: int | None = Field(default=None, foreign_key="thread.id")
+    thread_id: int | None = Field(
+        default=None, sa_column_args=[ForeignKey("thread.id", name="fk_message_thread_id")]
+    )
 
 
 class MessageLocation(SQLModel, table=True):
@@ -158,7 +168,7 @@ class Thread(SQLModel, table=True):
     customer_name: str | None = Field(default=None)
     customer_address: str | None = Field(default=None, max_length=320)
     unread: bool = Field(default=True)
-    messages: int = Field(default=0)
+    messages: int = _backfilled("0", default=0)
     last_message_at: datetime | None = Field(default=None, sa_type=UTCDateTime)
     last_inbound_at: datetime | None = Field(default=None, sa_type=UTCDateTime)
     last_outbound_at: datetime | None = Field(default=None, sa_type=UTCDateTime)
@@ -166,18 +176,18 @@ class Thread(SQLModel, table=True):
     awaiting_since: datetime | None = Field(default=None, sa_type=UTCDateTime)
     # When an agent last looked at it (maild show): unread means a customer wrote since.
     shown_at: datetime | None = Field(default=None, sa_type=UTCDateTime)
-    sub_orders: int = Field(default=0)
-    after_sale_sub_orders: int = Field(default=0)
+    sub_orders: int = _backfilled("0", default=0)
+    after_sale_sub_orders: int = _backfilled("0", default=0)
     # In the Spam view, out of All, Unread and Response Needed (maild.store.thread_marks).
-    hidden: bool = Field(default=False)
+    hidden: bool = _backfilled("0", default=False)
     # The mailbox's change_seq when this conversation last changed.
-    change_seq: int = Field(default=0)
+    change_seq: int = _backfilled("0", default=0)
     # NULL (open), "escalated", "returned" or "closed" (maild.threads.summary): the last
     # three are off the seller's clock. ``escalated_at``: when the platform took it over,
     # counted once in maild_conversations_escalated_total (``escalation_counted``).
     lifecycle: str | None = Field(default=None, max_length=16)
     escalated_at: datetime | None = Field(default=None, sa_type=UTCDateTime)
-    escalation_counted: bool = Field(default=False)
+    escalation_counted: bool = _backfilled("0", default=False)
     created_at: datetime = Field(sa_type=UTCDateTime)
     updated_at: datetime = Field(sa_type=UTCDateTime)
 
@@ -281,7 +291,7 @@ class Feedback(SQLModel, table=True):
     origin: str = Field(max_length=8)
     created_at: datetime = Field(sa_type=UTCDateTime)
     # Counted once in maild_messages_(un)flagged_total by a running daemon.
-    counted: bool = Field(default=False, index=True)
+    counted: bool = _backfilled("0", default=False, index=True)
 
 
 class PolicyRefusal(SQLModel, table=True):
@@ -331,8 +341,8 @@ class OutboxItem(SQLModel, table=True):
     last_error: str | None = Field(default=None)
     created_at: datetime = Field(sa_type=UTCDateTime)
     sent_at: datetime | None = Field(default=None, sa_type=UTCDateTime)
-    sender: str = Field(default="", max_length=320)
-    recipients: list[str] = Field(default_factory=list, sa_type=JSON)
+    sender: str = _backfilled("", default="", max_length=320)
+    recipients: list[str] = _backfilled("[]", default_factory=list, sa_type=JSON)
     subject: str | None = Field(default=None)
     order_id: str | None = Field(default=None, max_length=64)
     smtp_reply: str | None = Field(default=None)
