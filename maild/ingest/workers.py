@@ -21,7 +21,6 @@ __all__ = [
 ]
 
 import ctypes
-import ctypes.util
 import dataclasses
 import functools
 import gc
@@ -72,7 +71,9 @@ def worker_init(parent: int) -> None:
     """Lower this worker's priority; ask Linux to SIGKILL it when maild goes."""
     os.nice(_NICENESS)
     if sys.platform == "linux":
-        libc = ctypes.CDLL(ctypes.util.find_library("c"), use_errno=True)
+        # The C library is loaded already: no find_library, which runs ldconfig in a
+        # subprocess (a fork of this whole process) in every new worker.
+        libc = ctypes.CDLL(None, use_errno=True)
         libc.prctl(_PR_SET_PDEATHSIG, signal.SIGKILL, 0, 0, 0)
     if os.getppid() != parent:
         os._exit(1)
