@@ -2,15 +2,16 @@
 
 SQLAlchemy's executemany builds, for every row, a dict of every parameter (its
 column defaults included) and then a list through each parameter's bind processor:
-generic work per row and per column, which cost about as much as SQLite's own writing
-of the rows for the wide statements processing and threading run every batch (the
-message update, the conversation insert). Here a statement is compiled once per
+generic work per row and per column, which cost more than SQLite's own writing of the
+rows for the wide statements processing and threading run every batch (the message
+update, the conversation insert). Here a statement is compiled once per
 dialect and set of row keys, just as SQLAlchemy compiles it for an executemany; each
 column's values go through their type's bind processor in one ``map``, and the result
 goes to the driver through the session's connection (``exec_driver_sql``, in the
 session's transaction, its errors translated as any other's). The driver thus
-receives the same SQL text with the same values as from ``session.execute(statement,
-rows)``, on SQLite and PostgreSQL alike.
+receives the SQL text and the values ``session.execute(statement, rows)`` sends it for
+two rows or more (one row goes as one execute, without a RETURNING of its key), on
+SQLite and PostgreSQL alike.
 
 Only statements whose values all come from the rows or from constant column defaults
 qualify: :func:`execute_many` refuses any other (a default computed per row, an

@@ -99,7 +99,7 @@ def _clean(value: Any) -> Any:
     Every value of every row processing writes passes here, and nearly all text is
     clean already: one walk gathers the text of ``value`` (its dicts' keys included),
     checked in one pass, and clean text is kept as it is; only a value holding dirt is
-    rebuilt (19 -> 6 us a message, over what looked at each string in turn).
+    rebuilt (8 -> 5.5 us a generated message, over what looked at each string in turn).
     """
     return value if _is_clean(value) else _scrub(value)
 
@@ -141,8 +141,9 @@ def _dirty(text: str) -> bool:
     """Whether ``text`` holds a NUL or a surrogate, which :func:`_clean_text` replaces.
 
     UTF-32 refuses exactly the code points UTF-8 does, the surrogates, and encodes
-    the rest faster whatever the widest character: a tenth of the time for Latin-1
-    text (1 -> 0.1 us a KB), two thirds for other text.
+    the rest faster whatever the widest character: in a tenth of the time for Latin-1
+    text (1.2 -> 0.1 us a KB), two thirds for the rest of the Basic Multilingual
+    Plane, 85% beyond it (emoji).
     """
     if "\x00" in text:
         return True
