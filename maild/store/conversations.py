@@ -20,15 +20,16 @@ __all__ = [
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
 from datetime import datetime
-from types import SimpleNamespace
-from typing import Any
+from typing import Any, NamedTuple
 
 from sqlalchemy import bindparam, select, tuple_
 from sqlalchemy.orm import Session
 
 from maild.domain import ConversationFacts
 from maild.store import thread_marks
+from maild.store.bulk import execute_many, insert_many
 from maild.store.flags import unflag_answered
+from maild.store.key_sets import among
 from maild.store.tables import core_table
 from maild.store.thread_summaries import (
     MEMBER_COLUMNS,
@@ -39,6 +40,7 @@ from maild.store.thread_summaries import (
     new_summaries,
     resummarize,
     summary_values,
+    thread_default,
 )
 from maild.threads.resolve import (
     SUBJECT_WINDOW,
@@ -59,6 +61,11 @@ _THREAD_ORDER = core_table("thread_order")
 _MESSAGE_THREAD = core_table("message_thread")
 _MESSAGE_ORDER = core_table("message_order")
 
+_UPDATE_MESSAGE = _MESSAGE.update().where(_MESSAGE.c.id == bindparam("_pk"))
+
+# The stamp of a conversation no change has touched.
+_UNSTAMPED = thread_default("change_seq")
+
 THREAD_BATCH = 1000
 # Message rows processing made and left for threading to write, by key.
 Held = Mapping[int, dict[str, Any]]
@@ -73,7 +80,7 @@ def waiting_mailboxes(session: Session, held: Held) -> list[int]:
         ).scalars()
     )
     for chunk in chunks(sorted(held)):
-        found.update(session.execute(select(m.mailbox_id).where(m.id.in_(chunk))).scalars())
+        found.update(session.execute(select(m.mailbox_id).where(among(m.id, chunk))).scalars())
     return sorted(found)
 
 
@@ -160,7 +167,25 @@ def _stored_pending(session: Session, mailbox_id: int) -> list[Any]:
     )
 
 
-def _unwritten(session: Session, mailbox_id: int, held: Held) -> list[Any]:
+class _HeldRow(NamedTuple):
+    """A held message as :func:`_stored_pending` reads a stored one (the same names)."""
+
+    id: int
+    message_id: str
+    at: datetime
+    direction: str
+    in_reply_to: str | None
+    reference_ids: list[str] | None
+    order_ids: list[str] | None
+    machine_kind: str | None
+    subject: str | None
+    subject_key: str | None
+    customer_address: str | None
+    customer_name: str | None
+    sub_orders: list[list[str | None]] | None
+
+
+def _unwritten(session: Session, mailbox_id: int, held: Held) -> list[_HeldRow]:
     """This mailbox's ``held`` rows as :func:`_stored_pending` would read them once written:
     what processing made from the rows it holds, the rest as landing stored it."""
     if not held:
@@ -169,15 +194,24 @@ def _unwritten(session: Session, mailbox_id: int, held: Held) -> list[Any]:
     landed = [m.id, m.message_id, *(c for c in MEMBER_COLUMNS if c.name in _LANDED)]
     found = []
     for chunk in chunks(sorted(held)):
-        for row in session.execute(
-            select(*landed).where(m.id.in_(chunk), m.mailbox_id == mailbox_id)
-        ):
+        query = select(*landed).where(among(m.id, chunk), m.mailbox_id == mailbox_id)
+        for row in session.execute(query).all():
             values = held[row.id]
             found.append(
-                SimpleNamespace(
-                    **row._mapping,
-                    **{c.name: values[c.name] for c in _PENDING_COLUMNS},
-                    **{c.name: values[c.name] for c in MEMBER_COLUMNS if c.name not in _LANDED},
+                _HeldRow(
+                    id=row.id,
+                    message_id=row.message_id,
+                    at=row.at,
+                    direction=row.direction,
+                    in_reply_to=values["in_reply_to"],
+                    reference_ids=values["reference_ids"],
+                    order_ids=values["order_ids"],
+                    machine_kind=values["machine_kind"],
+                    subject=values["subject"],
+                    subject_key=values["subject_key"],
+                    customer_address=values["customer_address"],
+                    customer_name=values["customer_name"],
+                    sub_orders=values["sub_orders"],
                 )
             )
     return found
@@ -191,7 +225,7 @@ def update_messages(session: Session, rows: Sequence[dict[str, Any]]) -> None:
     for row in rows:
         by_keys.setdefault(tuple(row), []).append(row)
     for same_keys in by_keys.values():
-        session.execute(_MESSAGE.update().where(_MESSAGE.c.id == bindparam("_pk")), same_keys)
+        execute_many(session, _UPDATE_MESSAGE, same_keys)
 
 
 def _known(session: Session, mailbox_id: int, incoming: list[Incoming]) -> Known:
@@ -277,21 +311,29 @@ def _new_threads(
     actions: list[Action],
     members: Mapping[int, ThreadMessage],
     now: datetime,
+    seq: int,
 ) -> tuple[dict[int, int], Answers]:
     """Insert every conversation the batch starts, at once: their ids by temporary id,
-    and the answered waits of those inserted with their summary."""
+    and the answered waits of those inserted with their summary.
+
+    One a message is linked to is touched, so stamped with ``seq`` by the batch's
+    :func:`thread_marks.mark`: it is inserted stamped, which that update then skips.
+    """
     keys = {a.thread: a.key for a in actions if isinstance(a, NewThread)}
     if not keys:
         return {}, {}
     summaries = new_summaries(session, actions, keys, members)
-    session.execute(
-        _THREAD.insert(),
+    linked = {t for a in actions if isinstance(a, Link) for t in a.threads}
+    insert_many(
+        session,
+        _THREAD,
         [
             {
                 "mailbox_id": mailbox_id,
                 "key": key,
                 "created_at": now,
                 "updated_at": now,
+                "change_seq": seq if temp in linked else _UNSTAMPED,
                 **(summary_values(summaries[temp], None) if temp in summaries else UNSUMMARIZED),
             }
             for temp, key in keys.items()
@@ -319,9 +361,9 @@ class _Pending:
 
     def flush(self, session: Session) -> None:
         if self.orders:
-            session.execute(_THREAD_ORDER.insert(), self.orders)
+            insert_many(session, _THREAD_ORDER, self.orders)
         if self.links:
-            session.execute(_MESSAGE_THREAD.insert(), self.links)
+            insert_many(session, _MESSAGE_THREAD, self.links)
             update_messages(session, self.primary)
         self.orders, self.links, self.primary = [], [], []
 
@@ -338,7 +380,7 @@ def _apply(
     """Carry out the threader's actions: the threads touched, and the answered waits of
     those already summarized (the others' summaries must be redone). A held message's
     row is written with its thread."""
-    ids, answers = _new_threads(session, mailbox_id, actions, members, now)
+    ids, answers = _new_threads(session, mailbox_id, actions, members, now, seq)
     touched: set[int] = set()
     pending = _Pending()
 

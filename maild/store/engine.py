@@ -16,6 +16,7 @@ from sqlalchemy.engine import make_url
 from sqlalchemy.exc import ArgumentError, NoSuchModuleError
 
 from maild.errors import StoreError
+from maild.store.types import json_text
 
 _SQLITE_PRAGMAS = (
     "PRAGMA journal_mode=WAL",
@@ -51,7 +52,9 @@ def make_engine(url: str) -> Engine:
         if not directory.is_dir():
             raise StoreError(f"database.url: directory {directory} does not exist")
     try:
-        engine = create_engine(parsed, pool_pre_ping=backend == "postgresql")
+        engine = create_engine(
+            parsed, pool_pre_ping=backend == "postgresql", json_serializer=json_text
+        )
     except (NoSuchModuleError, ImportError) as exc:
         raise StoreError(f"database.url: no driver for {parsed.drivername}: {exc}") from exc
     if backend == "sqlite":

@@ -6,7 +6,7 @@ messages a second, and per-object ORM writes would cost a third of that.
 
 __all__ = ["MAX_STORED_TEXT", "pending", "raw_messages", "save_processed"]
 
-from collections.abc import Collection, Iterable, Sequence
+from collections.abc import Collection, Sequence
 from datetime import datetime
 from typing import Any
 
@@ -23,6 +23,8 @@ from maild.domain import (
 )
 from maild.errors import StoreError
 from maild.store import conversations, thread_marks, thread_summaries
+from maild.store.bulk import insert_many
+from maild.store.key_sets import among
 from maild.store.tables import core_table
 from maild.store.types import RAW_CODEC, decode_raw
 
@@ -95,35 +97,60 @@ def _clean(value: Any) -> Any:
     """Make text storable anywhere: NUL (PostgreSQL refuses it) and lone surrogates go.
 
     Every value of every row processing writes passes here, and nearly all text is
-    clean already: a list of clean text is checked in one pass and kept, and a dict's
-    keys likewise, and only values that may hold text are looked at (9 -> 4 us a message).
+    clean already: one walk gathers the text of ``value`` (its dicts' keys included),
+    checked in one pass, and clean text is kept as it is; only a value holding dirt is
+    rebuilt (8 -> 5.5 us a generated message, over what looked at each string in turn).
     """
-    if isinstance(value, str):
-        return _clean_text(value) if _dirty(value) else value
-    if isinstance(value, list):
-        return value if _plain(value) else [_clean(item) for item in value]
-    if isinstance(value, dict):
-        if _plain(value):
-            return {
-                key: _clean(item) if isinstance(item, _TEXTUAL) else item
-                for key, item in value.items()
-            }
-        return {_clean(key): _clean(item) for key, item in value.items()}
-    return value
+    return value if _is_clean(value) else _scrub(value)
 
 
 # What may hold text: :func:`_clean` leaves any other value as it is.
 _TEXTUAL = (str, list, dict)
 
 
+def _is_clean(value: Any) -> bool:
+    """Whether no text in ``value`` holds anything :func:`_clean_text` replaces."""
+    texts: list[str] = []
+    todo = [value]
+    for item in todo:  # grows as containers are opened
+        kind = type(item)
+        if kind is str:
+            texts.append(item)
+        elif kind is list:
+            todo += item
+        elif kind is dict:
+            todo += item
+            todo += item.values()
+        elif isinstance(item, _TEXTUAL):
+            return False  # a subclass: :func:`_scrub` knows what to do with it
+    return not _dirty("".join(texts))
+
+
+def _scrub(value: Any) -> Any:
+    """``value`` rebuilt with its text cleaned."""
+    if isinstance(value, str):
+        return _clean_text(value) if _dirty(value) else value
+    if isinstance(value, list):
+        return [_scrub(item) for item in value]
+    if isinstance(value, dict):
+        return {_scrub(key): _scrub(item) for key, item in value.items()}
+    return value
+
+
 def _dirty(text: str) -> bool:
-    """Whether ``text`` holds a NUL or a surrogate, which :func:`_clean_text` replaces."""
+    """Whether ``text`` holds a NUL or a surrogate, which :func:`_clean_text` replaces.
+
+    UTF-32 refuses exactly the code points UTF-8 does, the surrogates, and encodes
+    the rest faster whatever the widest character: in a tenth of the time for Latin-1
+    text (1.2 -> 0.1 us a KB), two thirds for the rest of the Basic Multilingual
+    Plane, 85% beyond it (emoji).
+    """
     if "\x00" in text:
         return True
     if text.isascii():
         return False
     try:
-        text.encode("utf-8")
+        text.encode("utf-32-le")
     except UnicodeEncodeError:
         return True
     return False
@@ -131,15 +158,6 @@ def _dirty(text: str) -> bool:
 
 def _clean_text(text: str) -> str:
     return text.encode("utf-8", "replace").decode("utf-8").replace("\x00", "\ufffd")
-
-
-def _plain(items: Iterable[Any]) -> bool:
-    """Whether ``items`` are all text with nothing to clean."""
-    try:
-        joined = "".join(items)
-    except TypeError:
-        return False
-    return not _dirty(joined)
 
 
 def _clip(value: str | None, limit: int = _MAX_HEADER) -> str | None:
@@ -345,11 +363,11 @@ def save_processed(
         held = {r["_pk"]: r for r in rows if r["state"] == "processed" and r["_pk"] not in before}
     conversations.update_messages(session, [r for r in rows if r["_pk"] not in held])
     if attachments:
-        session.execute(_ATTACHMENT.insert(), attachments)
+        insert_many(session, _ATTACHMENT, attachments)
     if orders:
-        session.execute(_MESSAGE_ORDER.insert(), orders)
+        insert_many(session, _MESSAGE_ORDER, orders)
     if labels:
-        session.execute(_LABEL.insert(), labels)
+        insert_many(session, _LABEL, labels)
     for mailbox, threads in threaded.items():
         # New tags may move a conversation's lifecycle (a hand-off recognised only now).
         thread_summaries.summarize_threads(session, mailbox, threads, now)
@@ -372,7 +390,7 @@ def _processed_before(
     for pk, mailbox_id, thread in session.execute(
         select(m.id, m.mailbox_id, _MESSAGE_THREAD.c.thread_id)
         .outerjoin(_MESSAGE_THREAD, _MESSAGE_THREAD.c.message_pk == m.id)
-        .where(m.id.in_(pks), m.processed_at.is_not(None))
+        .where(among(m.id, pks), m.processed_at.is_not(None))
     ):
         again.add(pk)
         if thread is not None:

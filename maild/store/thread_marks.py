@@ -23,6 +23,8 @@ from datetime import datetime
 from sqlalchemy import ColumnElement, and_, exists, false, or_, select, true
 from sqlalchemy.orm import Session
 
+from maild.store.bulk import insert_many
+from maild.store.key_sets import among
 from maild.store.tables import core_table
 
 # A message labelled with one of these is out of All and Unread and in the Spam view.
@@ -64,13 +66,23 @@ def spam_rule() -> ColumnElement[bool]:
 
 
 def mark(session: Session, threads: Collection[int], seq: int) -> None:
-    """Recompute ``hidden`` of ``threads`` and stamp them with ``seq``."""
+    """Recompute ``hidden`` of ``threads`` and stamp them with ``seq``.
+
+    A conversation that already holds both is left unwritten: those threading inserts
+    come stamped (maild.store.conversations), and rewriting each row and two of its
+    index entries to the same values was most of what this update cost.
+    """
     ordered = sorted(threads)
+    hidden = spam_rule()
+    t = _THREAD.c
     for start in range(0, len(ordered), _CHUNK):
         session.execute(
             _THREAD.update()
-            .where(_THREAD.c.id.in_(ordered[start : start + _CHUNK]))
-            .values(hidden=spam_rule(), change_seq=seq)
+            .where(
+                among(t.id, ordered[start : start + _CHUNK]),
+                or_(t.change_seq != seq, t.hidden != hidden),
+            )
+            .values(hidden=hidden, change_seq=seq)
         )
 
 
@@ -139,4 +151,4 @@ def keep_answers(
         if (thread, replied) not in counted
     ]
     if rows:
-        session.execute(_FIRST.insert(), rows)
+        insert_many(session, _FIRST, rows)

@@ -4,12 +4,14 @@ SQLite has no time-zone-aware timestamp, so times are stored as naive UTC and
 handed back aware; code above the store never sees a naive datetime.
 """
 
-__all__ = ["RAW_CODEC", "RAW_CODECS", "UTCDateTime", "compress_raw", "decode_raw"]
+__all__ = ["RAW_CODEC", "RAW_CODECS", "UTCDateTime", "compress_raw", "decode_raw", "json_text"]
 
 import threading
 import zlib
+from _json import make_encoder
 from collections.abc import Callable
 from datetime import UTC, datetime
+from json.encoder import JSONEncoder, encode_basestring_ascii
 from typing import Any
 
 import zstandard
@@ -60,6 +62,20 @@ def _naive_utc(value: datetime) -> datetime:
 def _sqlite_text(value: datetime | None) -> str | None:
     """``value`` as SQLite holds it: naive UTC, "2026-11-24 01:30:15.000000"."""
     return None if value is None else _naive_utc(value).isoformat(" ", "microseconds")
+
+
+# The C encoder ``json.dumps`` builds, with the same arguments, on every call: building
+# it cost more than encoding a short list, and a processed message writes seven JSON
+# values. Without the circular-reference check (``markers`` None), the one thing it adds.
+_json_encoder = make_encoder(
+    None, JSONEncoder().default, encode_basestring_ascii, None, ": ", ", ", False, False, True
+)
+
+
+def json_text(value: Any) -> str:
+    """``json.dumps(value)``, to the character, in a quarter of its time for a short list:
+    the serializer of the engine's JSON columns (maild.store.engine)."""
+    return "".join(_json_encoder(value, 0))
 
 
 #: How stored bytes are encoded now. Zstandard at level 1 (rather than zlib at level 1,

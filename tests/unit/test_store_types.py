@@ -1,5 +1,6 @@
 """Timestamps keep their instant through the database, whatever zone they came in."""
 
+import json
 from datetime import UTC, datetime, timedelta, timezone
 
 import pytest
@@ -7,7 +8,8 @@ from hypothesis import given
 from hypothesis import strategies as st
 from sqlalchemy import DateTime, create_engine
 
-from maild.store.types import UTCDateTime
+from maild.store.engine import make_engine
+from maild.store.types import UTCDateTime, json_text
 
 DIALECT = create_engine("sqlite://").dialect
 SHANGHAI = timezone(timedelta(hours=8))
@@ -54,3 +56,34 @@ def test_sqlite_refuses_a_naive_timestamp_and_stores_nothing_as_null() -> None:
     assert store(None) is None
     with pytest.raises(ValueError, match="time-zone-aware"):
         store(datetime(2026, 11, 24))
+
+
+# What a JSON column may be given: nested lists and dicts of text (any code point, lone
+# surrogates included), numbers, booleans and None, with keys JSON turns into text.
+JSON_VALUES = st.recursive(
+    st.none() | st.booleans() | st.integers() | st.floats() | st.text(),
+    lambda inner: (
+        st.lists(inner, max_size=4)
+        | st.dictionaries(
+            st.text() | st.integers() | st.booleans() | st.none() | st.floats(), inner, max_size=4
+        )
+    ),
+    max_leaves=20,
+)
+
+
+@given(JSON_VALUES)
+def test_json_text_is_what_json_dumps_makes(value: object) -> None:
+    assert json_text(value) == json.dumps(value)
+
+
+def test_json_text_refuses_what_json_dumps_refuses() -> None:
+    for value in (datetime(2026, 11, 24), {(1, 2): 3}, b"bytes"):
+        with pytest.raises(TypeError):
+            json.dumps(value)
+        with pytest.raises(TypeError):
+            json_text(value)
+
+
+def test_the_engine_writes_json_with_json_text() -> None:
+    assert make_engine("sqlite://").dialect._json_serializer is json_text
