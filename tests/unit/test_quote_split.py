@@ -34,18 +34,21 @@ LINES = st.sampled_from(
         "Begin forwarded message:",
     ]
 )
-BREAKS = st.sampled_from(["\n", "\r\n", "\r", "\x0b", "\u2028", "\x1c"])
+BREAKS = st.sampled_from(["\n", "\n", "\n", "\r\n", "\r", "\x0b", "\u2028", "\x1c", "\x85"])
 
 
 def reference(text: str) -> Split:
     lines = text.splitlines()
+    joined = "\n" + "\n".join(lines)
     own: list[str] = []
     quoted: list[str] = []
+    start = 1
     for index, line in enumerate(lines):
-        if quotes._starts_quote(lines, index):
+        if quotes._starts_quote(joined, start, start + len(line)):
             quoted.extend(lines[index:])
             break
         (quoted if quotes._QUOTE_MARK.match(line) else own).append(line)
+        start += len(line) + 1
     return Split("\n".join(own), "\n".join(quoted))
 
 
