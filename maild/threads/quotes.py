@@ -50,9 +50,11 @@ _MAY_START_QUOTE: Final = re.compile(r"\s*" + _STARTS.format(space=r"\s"), re.IG
 # The lines that may be quoted or start a quote (both tests above, at the start of a line),
 # found in one scan of the text with its lines joined by "\n": the engine skips from one
 # "\n" to the next, and its spaces stop at the next one.
-_MAY_MATTER: Final = re.compile(
-    r"\n(?:[ \t]{0,8}>|[^\S\n]*" + _STARTS.format(space=r"[^\S\n]") + ")", re.IGNORECASE
-)
+_MAY_MATTER_LINE: Final = r"(?:[ \t]{0,8}>|[^\S\n]*" + _STARTS.format(space=r"[^\S\n]") + ")"
+# Every first character of _MAY_MATTER_LINE, tested in one step after each "\n" before
+# the alternatives: most lines start with none of them (5.8 -> 4.1 us a message).
+_FIRST_CHARS: Final = r"[\s>\-_=*obf在于发寄發]"
+_MAY_MATTER: Final = re.compile(rf"\n(?={_FIRST_CHARS}){_MAY_MATTER_LINE}", re.IGNORECASE)
 
 
 @dataclass(frozen=True, slots=True)

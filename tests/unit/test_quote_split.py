@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import re
+
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
@@ -60,3 +62,22 @@ def test_the_split_is_that_of_the_rule_applied_to_every_line(
     text = "".join(line + end for line, end in lines)
 
     assert split_quoted.__wrapped__(text) == reference(text)
+
+
+PLAIN_MAY_MATTER = re.compile(r"\n" + quotes._MAY_MATTER_LINE, re.IGNORECASE)
+STARTS = ["on ", "ON\t", "begin", "From", "在", "于", "发件人", "寄件者", "發件人", *"-_=*"]
+
+
+@settings(max_examples=500)
+@given(
+    st.lists(
+        st.sampled_from(STARTS)
+        | st.text(alphabet="\n \t\u3000\x0b>oObBfFnNſKİı-x", max_size=4)
+        | st.text(max_size=3),
+        max_size=12,
+    ).map("".join)
+)
+def test_the_first_character_test_keeps_every_line_that_may_matter(text: str) -> None:
+    joined = "\n" + text
+    found = [m.span() for m in quotes._MAY_MATTER.finditer(joined)]
+    assert found == [m.span() for m in PLAIN_MAY_MATTER.finditer(joined)]
