@@ -9,6 +9,7 @@ The first occurrence of a field wins, as in mail-parser.
 
 __all__ = ["Block", "FieldSet", "find_block", "has_fields", "read_fields"]
 
+import itertools
 import re
 from collections.abc import Iterator
 from dataclasses import dataclass
@@ -45,7 +46,7 @@ class FieldSet:
     lines). The names are grouped by first letter, so one failed letter skips a group.
     """
 
-    __slots__ = ("_first", "_pattern")
+    __slots__ = ("_first", "_names", "_pattern")
 
     def __init__(self, names: tuple[str, ...]) -> None:
         by_first: dict[str, list[str]] = {}
@@ -61,14 +62,21 @@ class FieldSet:
         field = rb"(" + alternatives + rb")[ \t]*:[ \t]*([^\r\n]*(?:\r?\n[ \t][^\r\n]*)*)"
         self._first = re.compile(field, re.IGNORECASE)
         self._pattern = re.compile(rb"\n" + field, re.IGNORECASE)
+        # The usual spellings of each name, looked up instead of decoded and lower-cased.
+        self._names = {
+            spelling.encode("ascii"): name
+            for name in names
+            for spelling in (name, name.title(), name.upper(), name.title().replace("-Id", "-ID"))
+        }
 
     def read(self, raw: bytes, start: int, end: int, notes: Notes) -> dict[str, bytes]:
         found: dict[str, bytes] = {}
+        names = self._names
         for match in self._matches(raw, start, end):
-            name = match.group(1).decode("ascii").lower()
+            spelled, value = match.group(1, 2)
+            name = names.get(spelled) or spelled.decode("ascii").lower()
             if name in found:
                 continue
-            value = match.group(2)
             if b"\n" in value:  # unfold: every line break in the match precedes a continuation
                 value = value.replace(b"\r\n", b"").replace(b"\n", b"")
             if len(value) > MAX_FIELD_BYTES:
@@ -80,14 +88,12 @@ class FieldSet:
     def _matches(self, raw: bytes, start: int, end: int) -> Iterator[re.Match[bytes]]:
         """The fields that start a line in ``raw[start:end]``, the first line included
         when it starts the data (any other line start follows a ``\\n``)."""
-        if start == 0:
-            first = self._first.match(raw, 0, end)
-            if first is not None:
-                yield first
-                start = first.end()
-        else:
-            start -= 1
-        yield from self._pattern.finditer(raw, start, end)
+        if start:
+            return self._pattern.finditer(raw, start - 1, end)
+        first = self._first.match(raw, 0, end)
+        if first is None:
+            return self._pattern.finditer(raw, 0, end)
+        return itertools.chain((first,), self._pattern.finditer(raw, first.end(), end))
 
 
 def find_block(raw: bytes, start: int, end: int, *, strict_end: bool) -> Block:

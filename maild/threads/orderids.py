@@ -33,6 +33,7 @@ __all__ = [
     "extract_order_ids",
 ]
 
+import itertools
 import re
 from collections.abc import Iterator, Mapping
 from dataclasses import dataclass
@@ -139,10 +140,11 @@ def _refs(places: list[tuple[str, str]], preset: Preset, *, from_quote: bool) ->
 
 def _hits(text: str, where: str, preset: Preset) -> list[_Hit]:
     """Accepted matches in one place, left to right, the longest where two overlap."""
-    lower = lowered(text)
     # Only ASCII letters lower-cased: the text a pattern's lowered bare form searches.
-    ascii_lower = lower if text.isascii() else None
+    ascii_lower: str | None = None
+    lower: str | None = None  # for the keywords: made at the first match, as most places have none
     hits: list[_Hit] = []
+    sources = 0  # patterns that gave hits: one pattern's are in order and apart already
     for pattern in preset.patterns:
         if not pattern.looks_in(where):
             continue
@@ -152,7 +154,16 @@ def _hits(text: str, where: str, preset: Preset) -> list[_Hit]:
             if ascii_lower is None:
                 ascii_lower = _ascii_lowered(text)
             matches = guarded_matches(pattern.regex, pattern.lowered_bare, text, ascii_lower)
-        hits.extend(_judged(text, lower, matches, pattern, preset))
+        first = next(matches, None)
+        if first is None:
+            continue
+        if lower is None:
+            lower = ascii_lower if ascii_lower is not None and text.isascii() else lowered(text)
+        count = len(hits)
+        hits.extend(_judged(text, lower, itertools.chain((first,), matches), pattern, preset))
+        sources += len(hits) > count
+    if sources < 2:
+        return hits
     hits.sort(key=lambda hit: (hit.start, -hit.end))
     kept: list[_Hit] = []
     for hit in hits:
@@ -163,6 +174,8 @@ def _hits(text: str, where: str, preset: Preset) -> list[_Hit]:
 
 def _ascii_lowered(text: str) -> str:
     """``text`` with its ASCII letters lower-cased and every other character kept."""
+    if text.isascii():
+        return text.lower()
     return text.encode("utf-8", "surrogatepass").lower().decode("utf-8", "surrogatepass")
 
 

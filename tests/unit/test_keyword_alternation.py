@@ -47,3 +47,37 @@ def test_the_grouped_alternation_finds_what_the_flat_one_finds(
     grouped = [(m.span(), m.group()) for m in index.regex.finditer(text, start, end)]
     flat = reference(KEYWORDS).finditer(text, start, end)
     assert grouped == [(m.span(), m.group()) for m in flat]
+
+
+INDEX = KeywordIndex.build(KEYWORDS)  # type: ignore[arg-type]  # one, so its answers are reused
+
+
+def scanned_role(index: KeywordIndex, text: str, end: int, window: int) -> str | None:
+    """The role as nearest_role gave it before it kept answers: the window scanned."""
+    assert index.regex is not None
+    found = list(index.regex.finditer(text, max(0, end - window), end))
+    if not found:
+        return None
+    key = "".join(found[-1].group().split())
+    return index.roles.get(key) or index.roles.get(key.removesuffix("s"))
+
+
+@settings(max_examples=500)
+@given(
+    text=st.lists(PIECES, max_size=16).map("".join).map(lowered),
+    end=st.integers(0, 80),
+    window=st.sampled_from([1, 4, 8, 40]),
+)
+def test_the_nearest_role_is_that_of_the_last_keyword_in_the_window(
+    text: str, end: int, window: int
+) -> None:
+    end = min(end, len(text))
+    for _ in range(2):  # found, then known
+        assert INDEX.nearest_role(text, end, window) == scanned_role(INDEX, text, end, window)
+
+
+def test_a_known_window_is_told_apart_by_the_character_before_it() -> None:
+    # The same six characters before the ID, "order "; only the one before them differs.
+    assert INDEX.nearest_role(" order 12", 7, 6) == "order"
+    assert INDEX.nearest_role("xorder 12", 7, 6) is None  # "xorder" is no keyword
+    assert INDEX.nearest_role(" order 12", 7, 6) == "order"

@@ -11,6 +11,7 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 
 from maild.ingest import mime, payload
+from maild.ingest.fields import FieldSet
 from maild.ingest.htmltext import MAX_HTML_CHARS, read_html
 from maild.ingest.notes import Notes
 from maild.ingest.params import Param, filename, media_type, parameters
@@ -209,3 +210,38 @@ def test_html_that_stalls_html_parser_is_linear_here(html: str) -> None:
     page = read_html(html)
     assert isinstance(page.text, str)
     assert page.cut is (len(html) > MAX_HTML_CHARS)
+
+
+def spellings(name: str) -> list[str]:
+    """The usual spellings of a field name (which FieldSet looks up) and odd ones."""
+    title = name.title()
+    return [name, name.upper(), title, title.replace("-Id", "-ID"), name.capitalize(), "sUbJeCt"]
+
+
+@settings(max_examples=200)
+@given(
+    st.lists(
+        st.tuples(
+            st.sampled_from(["subject", "message-id", "content-type", "x-other"]).flatmap(
+                lambda name: st.sampled_from(spellings(name))
+            ),
+            st.sampled_from(["v", "w x", ""]),
+        ),
+        min_size=1,
+        max_size=6,
+    )
+)
+def test_field_names_are_read_in_any_spelling_as_lower_case(
+    lines: list[tuple[str, str]],
+) -> None:
+    names = ("subject", "message-id", "content-type")
+    raw = b"".join(f"{name}: {value}\r\n".encode() for name, value in lines)
+    expected: dict[str, bytes] = {}
+    for name, value in lines:
+        if name.lower() in names:
+            expected.setdefault(name.lower(), value.encode())
+    for start in (0, 2):  # the first line starting the data, and a block after a blank line
+        data = b"\r\n"[:start] + raw
+        found = FieldSet(names).read(data, start, len(data), Notes())
+        assert found == expected
+        assert list(found) == list(expected)

@@ -240,7 +240,33 @@ def test_a_bad_tags_table_is_refused_with_its_place(
 
 
 @settings(max_examples=300)
-@given(st.text())
-def test_latin_words_of_any_text_are_its_runs_of_ascii_letters_and_digits(text: str) -> None:
+@given(st.text(), st.frozensets(st.sampled_from(["a", "fire", "9", "x1", "é", "fires"])))
+def test_latin_words_of_any_text_are_its_runs_of_ascii_letters_and_digits(
+    text: str, vocabulary: frozenset[str]
+) -> None:
     runs = set(re.findall("[0-9a-z]+", text))
-    assert tags._tokens(text) == runs
+    assert tags._tokens(text, vocabulary) == runs & vocabulary
+    assert tags._tokens(text, frozenset(runs)) == runs
+
+
+@pytest.mark.parametrize("name", sorted(preset_names()))
+def test_every_term_list_of_a_preset_looks_its_words_up_in_one_shared_vocabulary(
+    name: str,
+) -> None:
+    rules = tags._compiled(load_preset(name).tags)
+    notices = (rules.handoff, rules.urgent_ticket, rules.closed)
+    lists = [
+        rules.urgent,
+        rules.escalated,
+        rules.exceptions,
+        rules.care_subjects,
+        rules.ticket_markers,
+        *(terms for _, terms in rules.categories),
+        *(notice.subjects for notice in notices),
+        *(notice.text for notice in notices),
+    ]
+    vocabulary = rules.urgent.vocabulary
+    for terms in lists:
+        assert terms.vocabulary is vocabulary  # one split of a text serves every list
+        asked = {part + plural for parts in terms.words for part in parts for plural in ("", "s")}
+        assert terms.latin_words | asked <= vocabulary
