@@ -17,9 +17,10 @@ from __future__ import annotations
 
 __all__ = ["KeywordIndex", "Role", "lowered"]
 
+import functools
 import re
 from collections.abc import Mapping, Sequence
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from typing import Final, Literal
 
 from maild.threads.charfold import fold
@@ -27,7 +28,6 @@ from maild.threads.charfold import fold
 Role = Literal["order", "sub_order", "other"]
 
 _MAX_KEYWORD: Final = 40
-_MAX_SEEN: Final = 4096
 # The one character whose lower case is two characters; sre's IGNORECASE maps it to "i".
 _DOTTED_I: Final = "\u0130"
 
@@ -76,10 +76,6 @@ class KeywordIndex:
 
     regex: re.Pattern[str] | None
     roles: Mapping[str, Role]
-    # Answers by the window's text: the windows before IDs repeat (the same words before
-    # every ID of a message, the same template line of a relay), and a known window costs
-    # a fifth of a scan.
-    seen: dict[str, Role | None] = field(default_factory=dict, compare=False, repr=False)
 
     @classmethod
     def build(cls, keywords: Mapping[Role, Sequence[str]]) -> KeywordIndex:
@@ -107,25 +103,26 @@ class KeywordIndex:
             return None
         begin = end - window
         if begin <= 0:
-            return _role_in(self.regex, self.roles, text, 0, end)
-        # A keyword's look-behind reaches one character before its first (see _fragment)
-        # and no further: these characters decide the answer.
-        led = text[begin - 1 : end]
-        try:
-            return self.seen[led]
-        except KeyError:
-            if len(self.seen) >= _MAX_SEEN:
-                self.seen.clear()
-            role = self.seen[led] = _role_in(self.regex, self.roles, led, 1, len(led))
-            return role
+            key = _last_keyword(self.regex, text, 0, end)
+        else:
+            # A keyword's look-behind reaches one character before its first (see
+            # _fragment) and no further: these characters decide the answer.
+            key = _last_keyword_before(self.regex, text[begin - 1 : end])
+        if key is None:
+            return None
+        return self.roles.get(key) or self.roles.get(key.removesuffix("s"))
 
 
-def _role_in(
-    regex: re.Pattern[str], roles: Mapping[str, Role], text: str, begin: int, end: int
-) -> Role | None:
-    """The role of the last keyword in ``text[begin:end]``."""
+def _last_keyword(regex: re.Pattern[str], text: str, begin: int, end: int) -> str | None:
     found = regex.findall(text, begin, end)
-    if not found:
-        return None
-    key = _key(found[-1])
-    return roles.get(key) or roles.get(key.removesuffix("s"))
+    return _key(found[-1]) if found else None
+
+
+@functools.lru_cache(maxsize=4096)
+def _last_keyword_before(regex: re.Pattern[str], led: str) -> str | None:
+    """:func:`_last_keyword` of ``led`` after its first character, which only a
+    look-behind reads. Remembered by the text, in the process rather than in the index:
+    the windows before IDs repeat (the same words before every ID of a message, the same
+    template line of a relay), a known one costs a fifth of a scan, and a worker gets
+    its index anew with every batch (a pattern is equal to its copy)."""
+    return _last_keyword(regex, led, 1, len(led))
