@@ -160,8 +160,11 @@ class Sender:
             await self._recover(report, started_before=None, mailboxes=fresh)
         stale = self._clock() - STALE_ATTEMPT
         await self._recover(report, started_before=stale, mailboxes=self._owned)
+        # Due by the time this pass began: a reply that failed in it waits for the next
+        # pass (the next run), however short its backoff, instead of being retried at once.
+        began = self._clock()
         while True:
-            due = await self._db(partial(rows.due, now=self._clock(), mailboxes=self._owned))
+            due = await self._db(partial(rows.due, now=began, mailboxes=self._owned))
             if not due:
                 break
             for row in due:
