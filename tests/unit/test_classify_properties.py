@@ -67,7 +67,9 @@ _URL_PIECES = st.lists(
     st.one_of(
         st.sampled_from(["http://", "HTTPS://", "https://", "www.", "//", "ftp://"]),
         st.text(alphabet="ab.19:@[]/?#\t\n \x00%٣²İ-", max_size=10),
-        st.sampled_from(["198.51.100.7", "[2001:db8::1]", "example.com", ":8080", "u@"]),
+        st.sampled_from(
+            ["198.51.100.7", "[2001:db8::1]", "[::abcd]", "example.com", ":8080", "u@"]
+        ),
     ),
     max_size=6,
 ).map("".join)
@@ -83,4 +85,5 @@ def test_a_link_ruled_out_quickly_has_no_ip_host(url: str) -> None:
 def test_the_quick_test_keeps_links_to_addresses() -> None:
     assert _may_link_to_ip("http://198.51.100.7/login")
     assert _may_link_to_ip("HTTPS://[2001:db8::1]/x")
+    assert _may_link_to_ip("http://[::abcd]/")  # an address without a digit
     assert not _may_link_to_ip("https://marketplace.example/messages/522-7149834")
