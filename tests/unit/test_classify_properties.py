@@ -1,6 +1,7 @@
 """Properties of the classifier's fast forms against the plain forms they stand for:
 the token pattern against a plain alternation, the tokenizer's Latin-only path against
-its general loop, batch hashing against MurmurHash3 one token at a time."""
+its general loop, batch hashing against MurmurHash3 one token at a time, the quick
+"no IP address here" test of a link against parsing it."""
 
 from __future__ import annotations
 
@@ -10,7 +11,15 @@ import mmh3
 from hypothesis import given
 from hypothesis import strategies as st
 
-from maild.classify.features import _TOKEN, _tokenize, _tokenize_mixed, normalize
+from maild.classify.features import (
+    _TOKEN,
+    _host,
+    _is_ip,
+    _may_link_to_ip,
+    _tokenize,
+    _tokenize_mixed,
+    normalize,
+)
 from maild.classify.vectorize import hashed_columns
 
 # Letters, capitals, ASCII and other digits, currency and bang, address characters,
@@ -50,3 +59,31 @@ def test_the_latin_path_counts_what_the_general_loop_counts(text: str) -> None:
 def test_batch_hashing_gives_each_token_its_murmur_column(tokens: list[str], n_hash: int) -> None:
     want = [abs(mmh3.hash(token, 0, True)) % n_hash for token in tokens]
     assert hashed_columns(tokens, n_hash).tolist() == want
+
+
+# Schemes in any case, hosts with and without digits, ports, user parts, brackets, the
+# characters urlsplit deletes or strips, digits that are not ASCII, and separators.
+_URL_PIECES = st.lists(
+    st.one_of(
+        st.sampled_from(["http://", "HTTPS://", "https://", "www.", "//", "ftp://"]),
+        st.text(alphabet="ab.19:@[]/?#\t\n \x00%٣²İ-", max_size=10),
+        st.sampled_from(
+            ["198.51.100.7", "[2001:db8::1]", "[::abcd]", "example.com", ":8080", "u@"]
+        ),
+    ),
+    max_size=6,
+).map("".join)
+
+
+@given(url=_URL_PIECES)
+def test_a_link_ruled_out_quickly_has_no_ip_host(url: str) -> None:
+    if not _may_link_to_ip(url):
+        host = _host(url)
+        assert not (host and _is_ip(host))
+
+
+def test_the_quick_test_keeps_links_to_addresses() -> None:
+    assert _may_link_to_ip("http://198.51.100.7/login")
+    assert _may_link_to_ip("HTTPS://[2001:db8::1]/x")
+    assert _may_link_to_ip("http://[::abcd]/")  # an address without a digit
+    assert not _may_link_to_ip("https://marketplace.example/messages/522-7149834")

@@ -70,12 +70,14 @@ def test_tokens_hash_to_the_columns_scikit_learn_gives_them(messages: list[Messa
         assert hashed_columns(tokens, n_features).tolist() == want
 
 
+# A width of 7 puts many tokens of a row, with different counts, into one column.
+@pytest.mark.parametrize("n_hash", [2**19, 7])
 def test_the_feature_rows_are_the_scipy_matrix_training_fits_on(
-    messages: list[MessageText], shipped: Classifier
+    messages: list[MessageText], n_hash: int
 ) -> None:
-    rows = feature_rows(messages, shipped.n_hash)
+    rows = feature_rows(messages, n_hash)
     done = [featurize_counts(m) for m in messages]
-    hasher = FeatureHasher(n_features=shipped.n_hash, input_type="dict", alternate_sign=False)
+    hasher = FeatureHasher(n_features=n_hash, input_type="dict", alternate_sign=False)
     text = hasher.transform(counts for counts, _struct in done).tocsr()
     text.data = np.log1p(text.data)
     struct = np.array([s for _c, s in done]) * STRUCT_WEIGHT
@@ -95,8 +97,12 @@ def test_serving_scores_match_the_scipy_matrix_product(
     cjk = np.array([featurize_counts(m)[1][0] >= 0.2 for m in messages])
     thresholds = np.where(cjk[:, np.newaxis], shipped.cjk_thresholds, shipped.thresholds)
     labels = [shipped.labels[k] for k in decide(want, thresholds)]
-    assert [p.label for p in shipped.predict(messages)] == labels
+    predictions = shipped.predict(messages)
+    assert [p.label for p in predictions] == labels
     assert cjk.any() and len(set(labels)) > 1
+    for prediction, row in zip(predictions, got, strict=True):
+        assert prediction.scores == dict(zip(shipped.labels, map(float, row), strict=True))
+        assert all(type(score) is float for score in prediction.scores.values())
 
 
 _WORKER = f"""
