@@ -17,7 +17,6 @@ from __future__ import annotations
 
 __all__ = ["KeywordIndex", "Role", "lowered"]
 
-import functools
 import re
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
@@ -118,11 +117,23 @@ def _last_keyword(regex: re.Pattern[str], text: str, begin: int, end: int) -> st
     return _key(found[-1]) if found else None
 
 
-@functools.lru_cache(maxsize=4096)
+# What _last_keyword_before found, by the pattern (its text and flags) and the window.
+_SEEN: dict[tuple[str, int], dict[str, str | None]] = {}
+_MAX_SEEN: Final = 4096
+
+
 def _last_keyword_before(regex: re.Pattern[str], led: str) -> str | None:
     """:func:`_last_keyword` of ``led`` after its first character, which only a
     look-behind reads. Remembered by the text, in the process rather than in the index:
     the windows before IDs repeat (the same words before every ID of a message, the same
     template line of a relay), a known one costs a fifth of a scan, and a worker gets
-    its index anew with every batch (a pattern is equal to its copy)."""
-    return _last_keyword(regex, led, 1, len(led))
+    its index anew with every batch. Not by the pattern object: hashing one hashes all
+    of its compiled code, which for a preset's keywords cost more than the scan."""
+    seen = _SEEN.setdefault((regex.pattern, regex.flags), {})
+    try:
+        return seen[led]
+    except KeyError:
+        if len(seen) >= _MAX_SEEN:
+            seen.clear()
+        found = seen[led] = _last_keyword(regex, led, 1, len(led))
+        return found
