@@ -14,6 +14,7 @@ __all__ = ["MAX_DEPTH", "MAX_PARTS", "MAX_TEXT_BYTES", "Content", "split", "text
 
 import re
 from dataclasses import dataclass, field
+from typing import NamedTuple
 
 from maild.domain import AttachmentInfo
 from maild.ingest import charsets, fields, payload
@@ -45,8 +46,9 @@ class Content:
     attachments: list[AttachmentInfo] = field(default_factory=list)
 
 
-@dataclass(frozen=True, slots=True)
-class _Entity:
+class _Entity(NamedTuple):
+    """One MIME entity still to sort; a named tuple as :class:`fields.Block` is."""
+
     headers: dict[str, bytes]
     start: int  # first byte of the body
     end: int

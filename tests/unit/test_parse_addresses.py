@@ -78,3 +78,15 @@ def test_an_encoded_name_before_an_address_reads_as_mail_parser_reads_it(
 )
 def test_other_forms_are_left_to_mail_parser(value: str) -> None:
     assert addresses._PLAIN_MAILBOX.fullmatch(value) is None
+
+
+@pytest.mark.parametrize("separator", [b",", b";"])
+def test_item_cap_counts_both_separators_on_either_side_of_the_shortcut(separator: bytes) -> None:
+    limit = addresses._MAX_ITEMS
+    below = b"a@b.example" + b"," * (limit // 2) + separator * (limit - 1 - limit // 2)
+    notes = Notes()
+    assert addresses._bounded("to", below, notes) == below
+    assert notes.reasons == []
+    at = below + separator + b"c@d.example"
+    assert addresses._bounded("to", at, notes) == below
+    assert notes.reasons != []
