@@ -155,7 +155,9 @@ def mail_date(text: str) -> datetime | None:
                 int(minute),
                 int(second),
                 tzinfo=UTC,
-            ) - timedelta(minutes=-offset if sign == "-" else offset)
+            )
+            if offset:  # most mail is sent in UTC: no shift, and none built
+                value -= timedelta(minutes=-offset if sign == "-" else offset)
         except (OverflowError, ValueError):
             value = None
         if value is not None and int(year) >= _FIRST_YEAR and int(zone_minutes) < 60:

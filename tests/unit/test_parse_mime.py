@@ -187,6 +187,14 @@ def test_read_limit() -> None:
     assert payload.read(body(b"x" * 10, "7bit"), 4) == (b"xxxx", True)
 
 
+@pytest.mark.parametrize("encoding", ["", "7bit", "8bit", "binary", "x-unknown"])
+@pytest.mark.parametrize("limit", [0, 9, 10, 11])
+def test_a_body_read_whole_is_what_its_windows_join_to(encoding: str, limit: int) -> None:
+    part = body(b"ab=3D\r\nxyz", encoding)  # 10 bytes: the limit is below, at and above it
+    whole = b"".join(part.chunks())
+    assert payload.read(part, limit) == (whole[:limit], len(whole) > limit)
+
+
 def test_html_is_read_as_the_text_a_reader_sees() -> None:
     html = (
         "<!DOCTYPE html><html><head><title>T</title><style>p{}</style></head><body>"
@@ -252,6 +260,14 @@ def test_field_names_are_read_in_any_spelling_as_lower_case(
 _PARAM_BY_CHARACTER = re.compile(
     rb';[ \t]*([^\s=;"]+)[ \t]*=[ \t]*("(?:[^"\\]|\\.)*"?|[^;]*)', re.DOTALL
 )
+
+
+@settings(max_examples=1000)
+@given(st.text(alphabet="ab0.-*9/", max_size=12))
+def test_parameter_names_split_as_the_lazy_pattern_split_them(name: str) -> None:
+    lazy = re.compile(r"([a-z0-9._-]+?)(?:\*([0-9]{1,3}))?(\*?)").fullmatch(name)
+    found = params._NAME.fullmatch(name)
+    assert (found and found.groups()) == (lazy and lazy.groups())
 
 
 @settings(max_examples=2000)
