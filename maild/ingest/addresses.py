@@ -26,6 +26,7 @@ __all__ = ["People", "mail_date", "read_people"]
 
 import base64
 import binascii
+import functools
 import logging
 import re
 from dataclasses import dataclass
@@ -45,6 +46,8 @@ _MAX_RECIPIENTS = 200
 MAX_ADDRESS_BYTES = 8 * 1024
 _MAX_ITEMS = 256
 _ITEM_END = re.compile(rb"[,;]")
+# Too short for _MAX_ITEMS separators, so never cut (see _short_mailboxes).
+_CACHED_ADDRESS_BYTES = _MAX_ITEMS - 1
 _MAX_DATE_BYTES = 200
 _COLON_ZONE = re.compile(rb"([+-][0-9]{2}):([0-9]{2})(\s*(?:\(.*\))?\s*)$")
 _MONTHS = {
@@ -170,6 +173,24 @@ def _mailboxes(value: bytes | None, name: str, notes: Notes) -> list[Pair]:
     """The ``(name, address)`` list ``MailParser`` gives for a header, read the same way."""
     if value is None:
         return []
+    if len(value) <= _CACHED_ADDRESS_BYTES and b"=?" not in value and value.isascii():
+        return list(_short_mailboxes(value))
+    return _read_mailboxes(value, name, notes)
+
+
+@functools.lru_cache(maxsize=64)
+def _short_mailboxes(value: bytes) -> tuple[Pair, ...]:
+    """A short ASCII header read once per process and then shared.
+
+    The same header comes again and again (the shop's own address in To, a regular
+    customer's From), and reading one costs a few microseconds. Such a header holds
+    fewer items than :func:`_bounded` keeps and no encoded word, so reading it reports
+    nothing in the notes, and the result is the same for every caller.
+    """
+    return tuple(_read_mailboxes(value, "", Notes()))
+
+
+def _read_mailboxes(value: bytes, name: str, notes: Notes) -> list[Pair]:
     text = words.for_address_parser(_bounded(name, value, notes), name, notes)
     if "=?" not in text:
         plain = _PLAIN_MAILBOX.fullmatch(text)
