@@ -12,7 +12,7 @@ __all__ = ["Block", "FieldSet", "find_block", "has_fields", "read_fields"]
 import itertools
 import re
 from collections.abc import Iterator
-from dataclasses import dataclass
+from typing import NamedTuple
 
 from maild.ingest.notes import Notes
 
@@ -28,9 +28,13 @@ _ANY_FIELD = re.compile(rb"^[!-9;-~]+[ \t]*:", re.MULTILINE)
 _LINE_END = re.compile(rb"\r?\n")
 
 
-@dataclass(frozen=True, slots=True)
-class Block:
-    """Where one entity's header block and body lie in the raw bytes."""
+class Block(NamedTuple):
+    """Where one entity's header block and body lie in the raw bytes.
+
+    A named tuple, not a frozen dataclass: one is made for every MIME entity, and a
+    frozen dataclass costs twice as much to make (each field is set through
+    ``object.__setattr__``).
+    """
 
     start: int
     end: int  # end of the header block

@@ -12,8 +12,11 @@ notes, never silently.
 
 __all__ = ["MAX_DEPTH", "MAX_PARTS", "MAX_TEXT_BYTES", "Content", "split", "text_of", "walk"]
 
+import functools
 import re
+from collections.abc import Mapping
 from dataclasses import dataclass, field
+from typing import NamedTuple
 
 from maild.domain import AttachmentInfo
 from maild.ingest import charsets, fields, payload
@@ -26,6 +29,7 @@ MAX_PARTS = 500
 # far beyond any customer message, and keeps a hostile one cheap.
 MAX_TEXT_BYTES = 2 * 1024 * 1024
 _SNIFF_BYTES = 64 * 1024
+_CACHED_BLOCK_BYTES = 512  # far below fields.MAX_FIELD_BYTES, so no field is ever cut
 
 PART_FIELDS = fields.FieldSet(("content-type", "content-disposition", "content-transfer-encoding"))
 _PADDING = re.compile(rb"[ \t\r]*(?:\n|\Z)")
@@ -45,9 +49,10 @@ class Content:
     attachments: list[AttachmentInfo] = field(default_factory=list)
 
 
-@dataclass(frozen=True, slots=True)
-class _Entity:
-    headers: dict[str, bytes]
+class _Entity(NamedTuple):
+    """One MIME entity still to sort; a named tuple as :class:`fields.Block` is."""
+
+    headers: Mapping[str, bytes]
     start: int  # first byte of the body
     end: int
     depth: int
@@ -113,9 +118,27 @@ def _children(raw: bytes, entity: _Entity, kind: str, notes: Notes) -> list[_Ent
     children = []
     for start, end in ranges:
         block = fields.find_block(raw, start, end, strict_end=True)
-        headers = fields.read_fields(raw, block, PART_FIELDS, notes, part=True)
+        headers = _part_fields(raw, block, notes)
         children.append(_Entity(headers, block.body, end, entity.depth + 1, default))
     return children
+
+
+def _part_fields(raw: bytes, block: fields.Block, notes: Notes) -> Mapping[str, bytes]:
+    """A part's fields; a short header block is read once per process and then shared.
+
+    Most parts of most mail carry one of a few header blocks (``Content-Type:
+    text/plain; charset=utf-8`` and a transfer encoding, byte for byte), and reading
+    one costs some 3 us, a cache hit a tenth of that. No field of a block this short
+    can be cut, so reading it never reports anything in ``notes``.
+    """
+    if block.end - block.start > _CACHED_BLOCK_BYTES:
+        return fields.read_fields(raw, block, PART_FIELDS, notes, part=True)
+    return _short_part_fields(raw[block.start : block.end])
+
+
+@functools.lru_cache(maxsize=64)
+def _short_part_fields(block: bytes) -> Mapping[str, bytes]:
+    return PART_FIELDS.read(block, 0, len(block), Notes())
 
 
 def split(

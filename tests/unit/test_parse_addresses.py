@@ -78,3 +78,35 @@ def test_an_encoded_name_before_an_address_reads_as_mail_parser_reads_it(
 )
 def test_other_forms_are_left_to_mail_parser(value: str) -> None:
     assert addresses._PLAIN_MAILBOX.fullmatch(value) is None
+
+
+@pytest.mark.parametrize("separator", [b",", b";"])
+def test_item_cap_counts_both_separators_on_either_side_of_the_shortcut(separator: bytes) -> None:
+    limit = addresses._MAX_ITEMS
+    below = b"a@b.example" + b"," * (limit // 2) + separator * (limit - 1 - limit // 2)
+    notes = Notes()
+    assert addresses._bounded("to", below, notes) == below
+    assert notes.reasons == []
+    at = below + separator + b"c@d.example"
+    assert addresses._bounded("to", at, notes) == below
+    assert notes.reasons != []
+
+
+@pytest.mark.parametrize(
+    "value",
+    [
+        b"Seller Support <support@seller.example>",
+        b"a@b.example, Group: c@d.example;, (x) e@f.example",
+        b"bell\x07<g@h.example>",
+        b"," * addresses._CACHED_ADDRESS_BYTES,
+        b"," * (addresses._CACHED_ADDRESS_BYTES + 1),
+        b"=?utf-8?q?N?= <i@j.example>",
+        "Zoë <k@l.example>".encode(),
+    ],
+    ids=["plain", "mail-parser", "control", "longest-kept", "cut", "encoded", "8-bit"],
+)
+def test_a_header_reads_the_same_kept_or_read_afresh(value: bytes) -> None:
+    kept, fresh = Notes(), Notes()
+    assert addresses._mailboxes(value, "to", kept) == addresses._read_mailboxes(value, "to", fresh)
+    assert kept.reasons == fresh.reasons
+    assert addresses._mailboxes(value, "to", Notes()) == addresses._mailboxes(value, "to", kept)

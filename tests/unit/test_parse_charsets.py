@@ -148,6 +148,7 @@ def test_recipients_groups_and_reply_to() -> None:
     [
         (b"Mon, 4 Mar 2024 10:00:00 +0800 (CST)", datetime(2024, 3, 4, 2, tzinfo=UTC)),
         (b"Mon, 4 Mar 2024 10:00:00 +08:00", datetime(2024, 3, 4, 2, tzinfo=UTC)),
+        (b"Mon, 4 Mar 2024 10:00:00 -08:30 (PST)", datetime(2024, 3, 4, 18, 30, tzinfo=UTC)),
         (b"4 Mar 24 10:00 GMT", datetime(2024, 3, 4, 10, tzinfo=UTC)),
         (b"2024-03-04 10:00:00", None),
         (b"Mon, 31 Feb 2024 10:00:00 +0800", None),

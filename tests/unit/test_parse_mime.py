@@ -5,12 +5,13 @@ from __future__ import annotations
 import base64
 import binascii
 import hashlib
+import re
 
 import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from maild.ingest import mime, payload
+from maild.ingest import mime, params, payload
 from maild.ingest.fields import FieldSet
 from maild.ingest.htmltext import MAX_HTML_CHARS, read_html
 from maild.ingest.notes import Notes
@@ -186,6 +187,14 @@ def test_read_limit() -> None:
     assert payload.read(body(b"x" * 10, "7bit"), 4) == (b"xxxx", True)
 
 
+@pytest.mark.parametrize("encoding", ["", "7bit", "8bit", "binary", "x-unknown"])
+@pytest.mark.parametrize("limit", [0, 9, 10, 11])
+def test_a_body_read_whole_is_what_its_windows_join_to(encoding: str, limit: int) -> None:
+    part = body(b"ab=3D\r\nxyz", encoding)  # 10 bytes: the limit is below, at and above it
+    whole = b"".join(part.chunks())
+    assert payload.read(part, limit) == (whole[:limit], len(whole) > limit)
+
+
 def test_html_is_read_as_the_text_a_reader_sees() -> None:
     html = (
         "<!DOCTYPE html><html><head><title>T</title><style>p{}</style></head><body>"
@@ -245,3 +254,40 @@ def test_field_names_are_read_in_any_spelling_as_lower_case(
         found = FieldSet(names).read(data, start, len(data), Notes())
         assert found == expected
         assert list(found) == list(expected)
+
+
+# The parameter pattern as it was before its quoted value was unrolled: the reference.
+_PARAM_BY_CHARACTER = re.compile(
+    rb';[ \t]*([^\s=;"]+)[ \t]*=[ \t]*("(?:[^"\\]|\\.)*"?|[^;]*)', re.DOTALL
+)
+
+
+@settings(max_examples=1000)
+@given(st.text(alphabet="ab0.-*9/", max_size=12))
+def test_parameter_names_split_as_the_lazy_pattern_split_them(name: str) -> None:
+    lazy = re.compile(r"([a-z0-9._-]+?)(?:\*([0-9]{1,3}))?(\*?)").fullmatch(name)
+    found = params._NAME.fullmatch(name)
+    assert (found and found.groups()) == (lazy and lazy.groups())
+
+
+@settings(max_examples=2000)
+@given(
+    st.lists(
+        st.sampled_from([b";", b"=", b'"', b"\\", b" ", b"\t", b"\n", b"a", b"*0*", b"'"]),
+        max_size=30,
+    ).map(b"".join)
+)
+def test_parameters_are_split_as_the_per_character_pattern_split_them(value: bytes) -> None:
+    def found(pattern: re.Pattern[bytes]) -> list[tuple[tuple[int, int], bytes, bytes]]:
+        return [(m.span(), m[1], m[2]) for m in pattern.finditer(value)]
+
+    assert found(params._PARAM) == found(_PARAM_BY_CHARACTER)
+
+
+@pytest.mark.parametrize(
+    ("value", "expected"),
+    [(b'a/b; name="x\\"y"', b'x"y'), (b'a/b; name="xy"', b"xy"), (b'a/b; name="x\\', b"x")],
+    ids=["escape", "no-escape", "trailing-backslash"],
+)
+def test_quoted_values_with_and_without_escapes(value: bytes, expected: bytes) -> None:
+    assert parameters(value)["name"] == Param(expected)

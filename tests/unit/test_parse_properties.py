@@ -15,7 +15,9 @@ from hypothesis import strategies as st
 
 from maild.domain import ParsedMail
 from maild.errors import ParseError
-from maild.ingest.parse import SELECTED_HEADERS, parse
+from maild.ingest.mime import Content
+from maild.ingest.notes import Notes
+from maild.ingest.parse import SELECTED_HEADERS, _text, parse
 from tests.support.mailgen import make_message
 
 MAIL = Path(__file__).resolve().parents[1] / "data" / "mail"
@@ -125,3 +127,12 @@ def test_unmutated_seeds_are_clean() -> None:
         parsed = parse(seed)
         check_invariants(parsed)
         assert not parsed.degraded
+
+
+@settings(max_examples=1000)
+@given(
+    st.lists(st.sampled_from(["\r", "\n", "\r\n", "a", " ", "\u4e2d"]), max_size=30).map("".join)
+)
+def test_line_breaks_become_what_two_replacements_made_them(text: str) -> None:
+    expected = text.replace("\r\n", "\n").replace("\r", "\n")
+    assert _text(Content(plain=[text]), [], Notes()) == expected
