@@ -21,6 +21,7 @@ import os
 import tempfile
 import time
 from collections import Counter
+from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
@@ -51,6 +52,44 @@ LOSO_FAMILIES = (
     "atec",
     "ecd-sample",
 )
+
+
+@dataclass(frozen=True)
+class Corpora:
+    """The featurized corpora and the split every classifier figure is measured on."""
+
+    paths: list[Path]
+    examples: list[Example]
+    x: Any
+    y: IntArray
+    src: np.ndarray[Any, Any]
+    groups: np.ndarray[Any, Any]
+    ship: np.ndarray[Any, Any]  # licence-clean: what the shipped model may learn from
+    guard: np.ndarray[Any, Any]  # False: contrast ham, held out of every fit's training
+    test: np.ndarray[Any, Any]  # the held-out fifth, by group
+
+
+def load_corpora(corpora: Path, out: Path) -> Corpora:
+    contrast = out / "contrast-ham.jsonl.gz"
+    if not contrast.exists():
+        write_contrast_ham(corpora, contrast)
+    paths = [corpora / "dev.jsonl.gz", corpora / "ecommerce-ham.jsonl.gz", contrast]
+    examples = load_examples(paths)
+    x, y, sources, groups = prepare(examples)
+    bucket = np.array(
+        [int(hashlib.blake2b(g.encode(), digest_size=4).hexdigest(), 16) % 5 for g in groups]
+    )
+    return Corpora(
+        paths,
+        examples,
+        x,
+        y,
+        np.array(sources),
+        np.array(groups),
+        np.array([is_shippable(s) for s in sources]),
+        np.array([not s.startswith(CONTRAST_SOURCES) for s in sources]),
+        bucket == 0,
+    )
 
 
 def line(name: str, r: EvaluationReport) -> None:
@@ -112,23 +151,13 @@ def main() -> None:
     args = ap.parse_args()
     logging.basicConfig(level=logging.WARNING)
     args.out.mkdir(parents=True, exist_ok=True)
-    contrast = args.out / "contrast-ham.jsonl.gz"
-    if not contrast.exists():
-        write_contrast_ham(args.corpora, contrast)
-    paths = [args.corpora / "dev.jsonl.gz", args.corpora / "ecommerce-ham.jsonl.gz", contrast]
     results: dict[str, Any] = {}
 
     t0 = time.perf_counter()
-    examples = load_examples(paths)
-    x, y, sources, groups_l = prepare(examples)
+    data = load_corpora(args.corpora, args.out)
+    examples, x, y, src, groups = data.examples, data.x, data.y, data.src, data.groups
+    ship, guard, test, sources = data.ship, data.guard, data.test, data.src.tolist()
     print(f"loaded+featurized {len(examples)} messages in {time.perf_counter() - t0:.0f}s")
-    src, groups = np.array(sources), np.array(groups_l)
-    ship = np.array([is_shippable(s) for s in sources])
-    guard = np.array([not s.startswith(CONTRAST_SOURCES) for s in sources])
-    bucket = np.array(
-        [int(hashlib.blake2b(g.encode(), digest_size=4).hexdigest(), 16) % 5 for g in groups_l]
-    )
-    test = bucket == 0
     cfg = FitConfig(seed=0)
 
     # 1. shipped model, held-out split
@@ -184,7 +213,7 @@ def main() -> None:
     with tempfile.TemporaryDirectory() as tmp:
         out = Path(tmp) / "model.npz"
         t = time.perf_counter()
-        report = train(paths, out, seed=0, shippable_only=True)
+        report = train(data.paths, out, seed=0, shippable_only=True)
         build_s = time.perf_counter() - t
         t = time.perf_counter()
         model = load_model(out)

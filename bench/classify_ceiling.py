@@ -1,0 +1,125 @@
+"""How far thresholds alone could take the held-out split, and what that would cost.
+
+    PYTHONPATH=. .venv/bin/python bench/classify_ceiling.py [--corpora ../shared/corpora]
+
+Issue 6 asks for macro-F1 >= 0.95 with ham FPR <= 0.5% on the held-out split of
+``bench/classify_eval.py`` and the same on sources the model never saw. This fits the
+shipped recipe on the split's training side, as that benchmark does, then picks the
+three non-ham thresholds on the *test rows themselves* (an oracle no real choice can
+beat: coordinate ascent over a grid, highest macro-F1 with ham FPR <= 0.5%). It prints:
+
+- the split's macro-F1 with the recipe's own thresholds and with the oracle's, which
+  says whether the model's ranking or its thresholds keep the split below the goal;
+- the share of ham flagged, with either set, among ham of sources it never saw:
+  contrast ham (COLD safe, Davidson neither), TREC06c and JDDC (restricted, never
+  trained on), and three sources each held out of a fit of their own (their ham
+  FPR with that fit's thresholds and with the split oracle's).
+
+The thresholds here are one set for all messages (the shipped model's stricter
+thresholds for mostly-Chinese messages are left out on both sides).
+"""
+
+import argparse
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+
+from bench.classify_eval import Corpora, fit_on, load_corpora
+from maild.classify.evaluate import figures
+from maild.classify.fit import FitConfig
+from maild.classify.model import decide
+
+_FPR_BUDGET = 0.005
+_UNSEEN = (
+    ("contrast ham", "cold-safe", "davidson/neither"),
+    ("TREC06c", "trec06c"),
+    ("JDDC", "jddc"),
+)
+_HELD_OUT = ("spamassassin", "enron-spam", "bitext")
+
+
+def oracle(proba: Any, y: Any) -> tuple[Any, float]:
+    """Thresholds (ham's first, unused) with the best macro-F1 within the ham budget."""
+    grid = np.unique(
+        np.concatenate(
+            [np.linspace(0.02, 0.99, 98), np.quantile(proba[:, 1:], np.linspace(0, 1, 60))]
+        )
+    )
+    best, chosen = 0.0, np.array([0.0, 0.5, 0.5, 0.5])
+    for _ in range(2):
+        for label in (1, 2, 3):
+            for value in grid:
+                trial = chosen.copy()
+                trial[label] = value
+                report = figures(y, decide(proba, trial))
+                if report.ham_fpr <= _FPR_BUDGET and report.macro_f1 > best:
+                    best, chosen = report.macro_f1, trial
+    return chosen, best
+
+
+def flagged_ham(proba: Any, y: Any, thresholds: Any) -> str:
+    ham = y == 0
+    flagged = int((decide(proba[ham], thresholds) != 0).sum())
+    return f"{flagged}/{int(ham.sum())} = {flagged / max(int(ham.sum()), 1):.2%}"
+
+
+def held_out_sources(data: Corpora, thresholds: Any) -> None:
+    for family in _HELD_OUT:
+        held = np.array([s.startswith(family) for s in data.src.tolist()]) & data.ship
+        model = fit_on(
+            data.x,
+            data.y,
+            data.src,
+            data.groups,
+            data.guard,
+            data.ship & ~held,
+            FitConfig(seed=0, folds=3),
+        )
+        proba = model.calibrate(model.raw_scores(data.x[held]))
+        y = data.y[held]
+        print(
+            f"  {family} held out: ham flagged with its fit's thresholds "
+            f"{flagged_ham(proba, y, model.thresholds)}, with the split oracle's "
+            f"{flagged_ham(proba, y, thresholds)}"
+        )
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument(
+        "--corpora", type=Path, default=Path(__file__).parents[2] / "shared" / "corpora"
+    )
+    parser.add_argument("--out", type=Path, default=Path(__file__).parent / "results")
+    args = parser.parse_args()
+    args.out.mkdir(parents=True, exist_ok=True)
+    data = load_corpora(args.corpora, args.out)
+    train = data.ship & ~data.test
+    model = fit_on(data.x, data.y, data.src, data.groups, data.guard, train, FitConfig(seed=0))
+    proba = model.calibrate(model.raw_scores(data.x))
+    split = data.ship & data.test & data.guard
+    own = figures(data.y[split], decide(proba[split], model.thresholds))
+    thresholds, best = oracle(proba[split], data.y[split])
+    chosen = figures(data.y[split], decide(proba[split], thresholds))
+    print(
+        f"split, recipe's thresholds {np.round(model.thresholds[1:], 3)}: "
+        f"macro-F1 {own.macro_f1:.4f}, ham FPR {own.ham_fpr:.3%}"
+    )
+    print(
+        f"split, oracle thresholds {np.round(thresholds[1:], 3)}: "
+        f"macro-F1 {best:.4f}, ham FPR {chosen.ham_fpr:.3%}"
+    )
+    print("ham of sources never trained on, flagged (recipe's thresholds | oracle's):")
+    sources = data.src.tolist()
+    never_trained = data.test | ~data.ship  # as classify_eval.py reports them
+    for name, *prefixes in _UNSEEN:
+        rows = np.array([s.startswith(tuple(prefixes)) for s in sources]) & never_trained
+        print(
+            f"  {name}: {flagged_ham(proba[rows], data.y[rows], model.thresholds)} | "
+            f"{flagged_ham(proba[rows], data.y[rows], thresholds)}"
+        )
+    held_out_sources(data, thresholds)
+
+
+if __name__ == "__main__":
+    main()
