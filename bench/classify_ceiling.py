@@ -24,8 +24,8 @@ from pathlib import Path
 from typing import Any
 
 import numpy as np
+from classify_eval import Corpora, fit_on, load_corpora  # beside this file
 
-from bench.classify_eval import Corpora, fit_on, load_corpora
 from maild.classify.evaluate import figures
 from maild.classify.fit import FitConfig
 from maild.classify.model import decide
