@@ -17,10 +17,11 @@ __all__ = [
     "waiting_mailboxes",
 ]
 
+from collections import namedtuple
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
 from datetime import datetime
-from typing import Any, NamedTuple
+from typing import Any
 
 from sqlalchemy import bindparam, select, tuple_
 from sqlalchemy.orm import Session
@@ -167,53 +168,31 @@ def _stored_pending(session: Session, mailbox_id: int) -> list[Any]:
     )
 
 
-class _HeldRow(NamedTuple):
-    """A held message as :func:`_stored_pending` reads a stored one (the same names)."""
-
-    id: int
-    message_id: str
-    at: datetime
-    direction: str
-    in_reply_to: str | None
-    reference_ids: list[str] | None
-    order_ids: list[str] | None
-    machine_kind: str | None
-    subject: str | None
-    subject_key: str | None
-    customer_address: str | None
-    customer_name: str | None
-    sub_orders: list[list[str | None]] | None
+# What threading reads of a message: as landing wrote it, and as processing makes it.
+_LANDED_READ = (
+    _MESSAGE.c.id,
+    _MESSAGE.c.message_id,
+    *(c for c in MEMBER_COLUMNS if c.name in _LANDED),
+)
+_MADE = tuple(c.name for c in (*_PENDING_COLUMNS, *MEMBER_COLUMNS) if c.name not in _LANDED)
+# A held message as :func:`_stored_pending` reads a stored one (the same names); a
+# named tuple rather than a namespace, which cost more to make for every message.
+_HeldRow = namedtuple("_HeldRow", [*(c.name for c in _LANDED_READ), *_MADE])  # type: ignore[misc]
 
 
-def _unwritten(session: Session, mailbox_id: int, held: Held) -> list[_HeldRow]:
+def _unwritten(session: Session, mailbox_id: int, held: Held) -> list[Any]:
     """This mailbox's ``held`` rows as :func:`_stored_pending` would read them once written:
     what processing made from the rows it holds, the rest as landing stored it."""
     if not held:
         return []
-    m = _MESSAGE.c
-    landed = [m.id, m.message_id, *(c for c in MEMBER_COLUMNS if c.name in _LANDED)]
     found = []
     for chunk in chunks(sorted(held)):
-        query = select(*landed).where(among(m.id, chunk), m.mailbox_id == mailbox_id)
+        query = select(*_LANDED_READ).where(
+            among(_MESSAGE.c.id, chunk), _MESSAGE.c.mailbox_id == mailbox_id
+        )
         for row in session.execute(query).all():
             values = held[row.id]
-            found.append(
-                _HeldRow(
-                    id=row.id,
-                    message_id=row.message_id,
-                    at=row.at,
-                    direction=row.direction,
-                    in_reply_to=values["in_reply_to"],
-                    reference_ids=values["reference_ids"],
-                    order_ids=values["order_ids"],
-                    machine_kind=values["machine_kind"],
-                    subject=values["subject"],
-                    subject_key=values["subject_key"],
-                    customer_address=values["customer_address"],
-                    customer_name=values["customer_name"],
-                    sub_orders=values["sub_orders"],
-                )
-            )
+            found.append(_HeldRow(*row, *(values[name] for name in _MADE)))
     return found
 
 
