@@ -142,6 +142,7 @@ def _train_text(report: TrainReport) -> str:
         "  ".join(f"{label} {t:.4f}" for label, t in row.items() if label != "ham")
         for row in (report.thresholds, report.cjk_thresholds)
     )
+    near = "  ".join(f"{label} {t:.4f}" for label, t in report.near_thresholds.items())
     return "\n".join(
         [
             f"model       {report.model_path}",
@@ -150,6 +151,8 @@ def _train_text(report: TrainReport) -> str:
             f"examples    {report.examples:,} ({labels})",
             f"thresholds  {thresholds}",
             f"  Chinese   {cjk}",
+            f"  near a known campaign  {near or 'none'}  (cosine >= {report.near_similarity:.2f}"
+            f" to one of {report.campaign_messages:,} spam and phishing messages)",
             f"cross-fit   macro-F1 {report.cv_macro_f1:.4f}  ham FPR {report.cv_ham_fpr:.4%}",
             f"seconds     {report.seconds:.1f}",
         ]

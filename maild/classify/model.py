@@ -7,7 +7,7 @@ Everything a model needs at serving time is a handful of arrays, so it is stored
 
 from __future__ import annotations
 
-__all__ = ["Classifier", "decide", "load_model", "mostly_chinese", "save_model"]
+__all__ = ["NEVER", "Classifier", "decide", "load_model", "lowered", "mostly_chinese", "save_model"]
 
 import logging
 from collections.abc import Mapping, Sequence
@@ -19,6 +19,7 @@ import numpy as np
 import numpy.typing as npt
 
 from maild.classify.artifact import ModelError, read_artifact, write_artifact
+from maild.classify.exemplars import MIN_SIMILARITY, Exemplars
 from maild.classify.features import STRUCT_NAMES
 from maild.classify.message import LABELS, MessageText, Prediction
 from maild.classify.vectorize import (
@@ -27,6 +28,7 @@ from maild.classify.vectorize import (
     feature_rows,
     reweighed,
     row_numbers,
+    select_rows,
 )
 
 log = logging.getLogger(__name__)
@@ -41,8 +43,14 @@ _ARRAYS = (
     "cjk_thresholds",
     "idf",
 )
-#: Files written before term weights existed have every array but this one.
+#: The known campaigns (:mod:`maild.classify.exemplars`) and the thresholds for
+#: messages close to one: all present or all absent.
+_NEAR = ("near_colptr", "near_members", "near_weights", "near_labels", "near_thresholds")
+#: Files written before term weights existed have every array but this one; files
+#: written before known campaigns, none of :data:`_NEAR`.
 _OPTIONAL = frozenset({"idf"})
+#: A near threshold no probability reaches: the label is never judged more leniently.
+NEVER = 2.0
 #: A message whose cleaned text is at least this share of Chinese characters is
 #: judged with :attr:`Classifier.cjk_thresholds`.
 CJK_MESSAGE = 0.2
@@ -79,6 +87,13 @@ def decide(proba: FloatArray, thresholds: FloatArray) -> npt.NDArray[np.int64]:
     return out
 
 
+def lowered(base: FloatArray, close: npt.NDArray[np.bool_], near: FloatArray) -> FloatArray:
+    """Per-row thresholds: ``base``, lowered to ``near`` for the labels whose known
+    campaigns a row is close to (``close``, one row per message and a column per label)."""
+    out: FloatArray = np.where(close, np.minimum(base, near), base)
+    return out
+
+
 @dataclass(frozen=True)
 class Classifier:
     """A loaded model. Column ``i`` of every array belongs to ``labels[i]``."""
@@ -98,6 +113,13 @@ class Classifier:
     #: Weight of every hashed text column (:func:`~maild.classify.vectorize.term_weights`),
     #: applied by :meth:`raw_scores`; empty for a model trained without them.
     idf: npt.NDArray[np.float32] = field(default_factory=lambda: np.zeros(0, dtype=np.float32))
+    #: Known campaigns; ``None`` for a model trained without them.
+    exemplars: Exemplars | None = None
+    #: Thresholds for a message close to an exemplar of the label (:data:`NEVER` for
+    #: labels without exemplars); used only where they are below the usual ones.
+    near_thresholds: FloatArray = field(default_factory=lambda: np.zeros(0))
+    #: Cosine similarity from which a message is close to an exemplar.
+    near_similarity: float = MIN_SIMILARITY
     version: str = ""
     manifest: Mapping[str, Any] = field(default_factory=dict)
 
@@ -131,12 +153,33 @@ class Classifier:
 
     def decide(self, matrix: SparseRows, proba: FloatArray) -> npt.NDArray[np.int64]:
         """Label index per row of ``matrix`` (from
-        :func:`~maild.classify.vectorize.feature_rows`) and its ``proba``."""
+        :func:`~maild.classify.vectorize.feature_rows`) and its ``proba``.
+
+        Closeness to known campaigns is looked up only for messages the usual
+        thresholds leave as ham and whose score reaches a near threshold: a few of a
+        batch, so typical mail pays nothing for it.
+        """
+        rows = self.base_thresholds(matrix)
+        chosen = decide(proba, rows)
+        if self.exemplars is None:
+            return chosen
+        maybe = np.flatnonzero((chosen == 0) & (proba >= self.near_thresholds).any(axis=1))
+        if len(maybe):
+            part = select_rows(matrix, maybe)
+            values = reweighed(part, self.idf, self.n_hash)
+            close = self.exemplars.closeness(part, values, len(self.labels)) >= self.near_similarity
+            base = np.broadcast_to(rows, proba.shape)[maybe]
+            chosen[maybe] = decide(proba[maybe], lowered(base, close, self.near_thresholds))
+        return chosen
+
+    def base_thresholds(self, matrix: SparseRows) -> FloatArray:
+        """The thresholds before known campaigns: one row, or one per message when
+        mostly-Chinese messages have their own."""
         if not len(self.cjk_thresholds):
-            return decide(proba, self.thresholds)
+            return self.thresholds
         cjk = mostly_chinese(matrix, self.n_hash)
-        rows = np.where(cjk[:, np.newaxis], self.cjk_thresholds, self.thresholds)
-        return decide(proba, rows)
+        out: FloatArray = np.where(cjk[:, np.newaxis], self.cjk_thresholds, self.thresholds)
+        return out
 
     def predict(self, items: Sequence[MessageText]) -> list[Prediction]:
         """Label, every label's score and the model version, for each message."""
@@ -171,6 +214,20 @@ def save_model(model: Classifier, path: Path, manifest: Mapping[str, Any] | None
         "struct_names": list(STRUCT_NAMES),
     }
     arrays = {name: np.asarray(getattr(model, name)) for name in _ARRAYS}
+    if model.exemplars is not None:
+        meta["near_similarity"] = model.near_similarity
+        meta["near_thresholds"] = {
+            k: float(t) for k, t in zip(model.labels, model.near_thresholds, strict=True)
+        }
+        ex = model.exemplars
+        arrays.update(
+            near_colptr=ex.colptr,
+            # Exemplar numbers fit in 16 bits for models of up to 65,536 of them.
+            near_members=ex.members.astype(np.uint16 if len(ex.labels) <= 1 << 16 else np.int32),
+            near_weights=ex.weights.astype(np.float16),
+            near_labels=ex.labels,
+            near_thresholds=np.asarray(model.near_thresholds, dtype=np.float64),
+        )
     # Half precision halves the file (the shipped one is kept in git) and moves no
     # score by more than about 1e-3 of its size; serving computes in float32.
     arrays["coef"] = arrays["coef"].astype(np.float16)
@@ -192,10 +249,29 @@ def _check_shapes(path: Path, labels: tuple[str, ...], n_hash: int, arrays: Any)
         "thresholds": (n,),
         "cjk_thresholds": (n,),
         "idf": (n_hash,),
+        "near_colptr": (n_hash + 1,),
+        "near_thresholds": (n,),
     }
     for name, shape in want.items():
         if name in arrays and arrays[name].shape != shape:
             raise ModelError(f"{path}: array {name} has shape {arrays[name].shape}, not {shape}")
+
+
+def _exemplars(path: Path, arrays: Any) -> Exemplars:
+    kinds = {"near_colptr": "i", "near_members": "iu", "near_weights": "f", "near_labels": "i"}
+    for name, kind in kinds.items():
+        if arrays[name].dtype.kind not in kind or arrays[name].ndim != 1:
+            raise ModelError(f"{path}: array {name} is not a flat array of numbers")
+    out = Exemplars(
+        colptr=arrays["near_colptr"].astype(np.int32),
+        members=arrays["near_members"].astype(np.int32),
+        weights=arrays["near_weights"].astype(np.float32),
+        labels=arrays["near_labels"].astype(np.int8),
+    )
+    problem = out.check()
+    if problem:
+        raise ModelError(f"{path}: the known campaigns are inconsistent: {problem}")
+    return out
 
 
 def load_model(path: Path, expected_digest: str | None = None) -> Classifier:
@@ -211,9 +287,12 @@ def load_model(path: Path, expected_digest: str | None = None) -> Classifier:
     if manifest.get("struct_names") != list(STRUCT_NAMES):
         raise ModelError(f"{path}: built for other structure features; retrain the model")
     n_hash = int(manifest.get("n_hash", 0))
-    if not set(_ARRAYS) - _OPTIONAL <= set(arrays) <= set(_ARRAYS):
+    near = set(_NEAR) & set(arrays)
+    allowed = set(_ARRAYS) | set(_NEAR)
+    if not set(_ARRAYS) - _OPTIONAL <= set(arrays) <= allowed or near not in (set(), set(_NEAR)):
         raise ModelError(f"{path}: expected arrays {sorted(_ARRAYS)}, found {sorted(arrays)}")
     _check_shapes(Path(path), labels, n_hash, arrays)
+    exemplars = _exemplars(Path(path), arrays) if near else None
     model = Classifier(
         labels=labels,
         coef=arrays["coef"].astype(np.float32, copy=False),
@@ -224,6 +303,9 @@ def load_model(path: Path, expected_digest: str | None = None) -> Classifier:
         cjk_thresholds=arrays["cjk_thresholds"].astype(np.float64),
         idf=arrays["idf"].astype(np.float32) if "idf" in arrays else np.zeros(0, np.float32),
         n_hash=n_hash,
+        exemplars=exemplars,
+        near_thresholds=arrays["near_thresholds"].astype(np.float64) if near else np.zeros(0),
+        near_similarity=float(manifest.get("near_similarity", MIN_SIMILARITY)),
         version=str(manifest.get("version", "")),
         manifest=manifest,
     )

@@ -33,7 +33,7 @@ from maild.classify.corpus import CONTRAST_SOURCES, Example, is_shippable, load_
 from maild.classify.features import clean_text, normalize
 from maild.classify.fit import FitConfig, IntArray, fit_classifier, macro_f1
 from maild.classify.message import LABELS
-from maild.classify.model import Classifier, save_model
+from maild.classify.model import NEVER, Classifier, save_model
 from maild.classify.vectorize import vectorize
 
 log = logging.getLogger(__name__)
@@ -44,6 +44,7 @@ Progress = Callable[[str], None]
 RECIPE_FILES: Final = (
     "artifact.py",
     "corpus.py",
+    "exemplars.py",
     "features.py",
     "fit.py",
     "message.py",
@@ -84,6 +85,10 @@ class TrainReport:
     per_source: dict[str, int]
     thresholds: dict[str, float]
     cjk_thresholds: dict[str, float]
+    #: Thresholds for messages close to a known campaign; only the labels that have them.
+    near_thresholds: dict[str, float]
+    near_similarity: float
+    campaign_messages: int
     cv_macro_f1: float
     cv_ham_fpr: float
     seconds: float
@@ -126,8 +131,8 @@ def train_examples(
     say(f"featurizing {len(examples)} messages")
     x, y, sources, groups = prepare(examples)
     guarded = np.array([not s.startswith(CONTRAST_SOURCES) for s in sources])
-    model, proba = fit_classifier(x, y, sources, groups, cfg, say, guarded)
-    return model, model.decide(x, proba), y
+    model, pred = fit_classifier(x, y, sources, groups, cfg, say, guarded)
+    return model, pred, y
 
 
 def train(
@@ -178,6 +183,11 @@ def train(
         per_source=per_source,
         thresholds={k: float(t) for k, t in zip(LABELS, model.thresholds, strict=True)},
         cjk_thresholds={k: float(t) for k, t in zip(LABELS, model.cjk_thresholds, strict=True)},
+        near_thresholds={
+            k: float(t) for k, t in zip(LABELS, model.near_thresholds, strict=True) if t < NEVER
+        },
+        near_similarity=model.near_similarity,
+        campaign_messages=len(model.exemplars.labels) if model.exemplars is not None else 0,
         cv_macro_f1=macro_f1(y, pred, len(LABELS)),
         cv_ham_fpr=float((pred[ham] != 0).mean()) if ham.any() else 0.0,
         seconds=round(time.monotonic() - started, 1),

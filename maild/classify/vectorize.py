@@ -22,6 +22,8 @@ __all__ = [
     "reweigh",
     "reweighed",
     "row_numbers",
+    "select_rows",
+    "spans",
     "term_weights",
     "vectorize",
 ]
@@ -106,6 +108,30 @@ def hashed_columns(tokens: Iterable[str], n_hash: int) -> ColumnArray:
 def row_numbers(matrix: SparseRows) -> npt.NDArray[np.intp]:
     """The row of every stored value of ``matrix``."""
     return np.repeat(np.arange(matrix.shape[0]), np.diff(matrix.indptr))
+
+
+def spans(starts: npt.NDArray[Any], lengths: npt.NDArray[Any]) -> npt.NDArray[np.int64]:
+    """Positions ``starts[i], ..., starts[i] + lengths[i] - 1`` for every ``i``, in order:
+    the stored values of chosen rows, or the postings of chosen columns, in one gather."""
+    ends = np.cumsum(lengths)
+    out: npt.NDArray[np.int64] = np.arange(int(ends[-1]) if len(ends) else 0) + np.repeat(
+        starts - ends + lengths, lengths
+    )
+    return out
+
+
+def select_rows(matrix: SparseRows, rows: npt.NDArray[np.intp]) -> FeatureRows:
+    """The given rows of ``matrix``, in that order, as a new :class:`FeatureRows`."""
+    starts = np.asarray(matrix.indptr)[rows]
+    lengths = np.asarray(matrix.indptr)[rows + 1] - starts
+    at = spans(starts, lengths)
+    indptr = np.concatenate([[0], np.cumsum(lengths)]).astype(np.int32)
+    return FeatureRows(
+        np.asarray(matrix.data, dtype=np.float64)[at],
+        np.asarray(matrix.indices, dtype=np.int32)[at],
+        indptr,
+        (len(rows), matrix.shape[1]),
+    )
 
 
 def _text_part(

@@ -350,6 +350,8 @@ def test_train_include_feedback_learns_the_flagged_reason_and_the_unflagged_as_h
     assert report["per_label"]["ham"] == plain["per_label"]["ham"] + 1
     assert report["per_label"]["spam"] == plain["per_label"]["spam"]
     assert "feedback" not in plain["per_source"]
+    # the message flagged as fraud is now one of the model's known campaigns
+    assert report["campaign_messages"] == plain["campaign_messages"] + 1
 
 
 def test_train_include_feedback_is_refused_for_the_shipped_model(
