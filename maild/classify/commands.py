@@ -200,7 +200,10 @@ def _classify(args: argparse.Namespace) -> int:
         print(json.dumps(prediction.as_dict(), indent=2))
     else:
         scores = "  ".join(f"{label} {p:.4f}" for label, p in prediction.scores.items())
-        print(f"label   {prediction.label}\nscores  {scores}\nmodel   {prediction.model_version}")
+        why = " (close to a known spam or phishing campaign)" if prediction.known_campaign else ""
+        print(
+            f"label   {prediction.label}{why}\nscores  {scores}\nmodel   {prediction.model_version}"
+        )
     return 0
 
 

@@ -62,6 +62,10 @@ class Prediction:
     label: str
     scores: Mapping[str, float] = field(default_factory=dict)
     model_version: str = ""
+    #: The label comes from the lower thresholds for a message close to a known spam or
+    #: phishing campaign (:mod:`maild.classify.exemplars`): it says why a message is
+    #: flagged with a score below the usual threshold.
+    known_campaign: bool = False
 
     def as_dict(self) -> dict[str, object]:
         """JSON-ready form for ``maild classify --json`` and the store."""
@@ -69,4 +73,5 @@ class Prediction:
             "label": self.label,
             "scores": {k: round(v, 6) for k, v in self.scores.items()},
             "model_version": self.model_version,
+            "known_campaign": self.known_campaign,
         }

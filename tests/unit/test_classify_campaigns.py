@@ -102,15 +102,25 @@ def test_a_message_close_to_a_known_campaign_is_judged_with_the_lower_threshold(
     (score,) = model.predict([resent])
     near = _with_campaign(model, near=score.scores["spam"] / 2)
     far = MessageText(subject="Order 4471", body="Could you tell me when my lamp ships?")
-    assert [p.label for p in near.predict([resent, far])] == ["spam", "ham"]
+    predictions = near.predict([resent, far])
+    assert [(p.label, p.known_campaign) for p in predictions] == [("spam", True), ("ham", False)]
+    assert predictions[0].as_dict()["known_campaign"] is True
     assert replace(near, exemplars=None).predict([resent])[0].label == "ham"
+
+
+def test_a_label_the_usual_thresholds_give_is_not_put_down_to_a_campaign(
+    model: Classifier,
+) -> None:
+    lenient = replace(_with_campaign(model, near=0.0), thresholds=np.zeros(4))
+    (prediction,) = lenient.predict([CAMPAIGN])
+    assert prediction.label != "ham" and not prediction.known_campaign
 
 
 def test_closeness_alone_flags_nothing_below_the_near_threshold(model: Classifier) -> None:
     (score,) = model.predict([CAMPAIGN])
     near = _with_campaign(model, near=min(1.0, score.scores["spam"] * 1.5 + 1e-6))
     (held,) = near.predict([CAMPAIGN])
-    assert held.label == "ham"
+    assert held.label == "ham" and not held.known_campaign
     assert held.scores == score.scores
 
 
