@@ -33,7 +33,8 @@ from maild.classify.vectorize import FloatArray, SparseRows, row_numbers, spans
 #: no campaign, and no offensive comment of one corpus was this close to another's.
 NEAR_LABELS: Final = (LABELS.index("spam"), LABELS.index("fraud"))
 KEEP_TERMS: Final = 48
-#: Cosine similarity from which a message counts as close to an exemplar.
+#: The similarity of the finding above. A model records the one its training chose
+#: (``near_similarity`` in its manifest); this is the default of a model built in code.
 MIN_SIMILARITY: Final = 0.5
 #: Bound on one step's dense block of similarities (rows times exemplars).
 _BLOCK: Final = 1 << 22
