@@ -138,11 +138,10 @@ def _print_report(report: TrainReport, args: argparse.Namespace) -> int:
 
 def _train_text(report: TrainReport) -> str:
     labels = ", ".join(f"{label} {n:,}" for label, n in report.per_label.items())
-    thresholds, cjk = (
+    thresholds, cjk, near = (
         "  ".join(f"{label} {t:.4f}" for label, t in row.items() if label != "ham")
-        for row in (report.thresholds, report.cjk_thresholds)
+        for row in (report.thresholds, report.cjk_thresholds, report.near_thresholds)
     )
-    near = "  ".join(f"{label} {t:.4f}" for label, t in report.near_thresholds.items())
     return "\n".join(
         [
             f"model       {report.model_path}",

@@ -43,7 +43,7 @@ __all__ = [
 
 import logging
 from collections import Counter
-from collections.abc import Callable, Sequence
+from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass
 from typing import Any
 
@@ -276,6 +276,26 @@ def _exact(
     return macro_f1(y, pred, proba.shape[1])
 
 
+def _polish(
+    t: FloatArray,
+    best: float,
+    grids: Mapping[int, FloatArray],
+    score_of: Callable[[FloatArray], float],
+) -> tuple[FloatArray, float]:
+    """Coordinate ascent from thresholds ``t``: two rounds over the labels of ``grids``,
+    each trying its grid's values; a change is kept only if it beats ``best`` (the score
+    to improve on, which may be another start's). Returns the thresholds and their score."""
+    for _round in range(2):
+        for k, grid in grids.items():
+            for cand in grid:
+                trial = t.copy()
+                trial[k] = cand
+                score = score_of(trial)
+                if score > best + 1e-12:
+                    best, t = score, trial
+    return t, best
+
+
 def choose_thresholds(
     proba: FloatArray,
     y: IntArray,
@@ -302,22 +322,19 @@ def choose_thresholds(
     else:
         ham_w = np.where(guarded, ham_weight, 0.0)
     cands = [_candidates(proba, ham_w > 0, k) for k in range(1, n_labels)]
+
+    def score_of(trial: FloatArray) -> float:
+        return _exact(proba, y, ham_w, trial, max_ham_fpr)
+
     t = np.full(n_labels, 1.0 + 1e-9)
     t[0] = 0.0
-    best = _exact(proba, y, ham_w, t, max_ham_fpr)
+    best = score_of(t)
     for combo in _shortlist(proba, y, ham_w, cands, max_ham_fpr):
         trial = np.array([0.0, *combo])
-        score = _exact(proba, y, ham_w, trial, max_ham_fpr)
+        score = score_of(trial)
         if score > best:
             best, t = score, trial
-    for _round in range(2):
-        for k in range(1, n_labels):
-            for cand in cands[k - 1]:
-                trial = t.copy()
-                trial[k] = cand
-                score = _exact(proba, y, ham_w, trial, max_ham_fpr)
-                if score > best + 1e-12:
-                    best, t = score, trial
+    t, _best = _polish(t, best, dict(zip(range(1, n_labels), cands, strict=True)), score_of)
     return t
 
 
@@ -385,20 +402,18 @@ def near_thresholds(
     ``ham_weight`` (see :func:`ham_weights`), within ``max_ham_fpr``; the usual
     thresholds ``base`` stay fixed. ``sims`` as from :func:`_held_out_closeness`.
     """
-    t = np.full(proba.shape[1], NEVER)
-    chosen = (_SIMILARITY_GRID[0], t)
+    never = np.full(proba.shape[1], NEVER)
+    chosen = (_SIMILARITY_GRID[0], never)
     best = _exact(proba, y, ham_weight, base, max_ham_fpr)
     for similarity in _SIMILARITY_GRID:
         close = sims >= similarity
-        t = np.full(proba.shape[1], NEVER)
-        for _round in range(2):
-            for k in NEAR_LABELS:
-                for cand in _NEAR_GRID:
-                    trial = t.copy()
-                    trial[k] = cand
-                    score = _exact(proba, y, ham_weight, lowered(base, close, trial), max_ham_fpr)
-                    if score > best + 1e-12:
-                        best, t, chosen = score, trial, (similarity, trial)
+
+        def score_of(trial: FloatArray, close: BoolArray = close) -> float:
+            return _exact(proba, y, ham_weight, lowered(base, close, trial), max_ham_fpr)
+
+        t, score = _polish(never, best, dict.fromkeys(NEAR_LABELS, _NEAR_GRID), score_of)
+        if score > best:
+            best, chosen = score, (similarity, t)
     return chosen
 
 

@@ -275,10 +275,10 @@ def _exemplars(path: Path, arrays: Any) -> Exemplars:
         if arrays[name].dtype.kind not in kind or arrays[name].ndim != 1:
             raise ModelError(f"{path}: array {name} is not a flat array of numbers")
     out = Exemplars(
-        colptr=arrays["near_colptr"].astype(np.int32),
-        members=arrays["near_members"].astype(np.int32),
-        weights=arrays["near_weights"].astype(np.float32),
-        labels=arrays["near_labels"].astype(np.int8),
+        colptr=arrays["near_colptr"].astype(np.int32, copy=False),
+        members=arrays["near_members"].astype(np.int32, copy=False),
+        weights=arrays["near_weights"].astype(np.float32, copy=False),
+        labels=arrays["near_labels"].astype(np.int8, copy=False),
     )
     problem = out.check()
     if problem:
