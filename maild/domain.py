@@ -5,6 +5,7 @@ pass them around and tests can build them by hand.
 """
 
 __all__ = [
+    "CAMPAIGN_NOTE",
     "AttachmentInfo",
     "ConversationFacts",
     "Direction",
@@ -150,13 +151,23 @@ class ConversationFacts:
     customer_name: str | None = None
 
 
+#: Why a label can come with a score below the usual threshold; ``maild classify`` and
+#: ``maild show`` say it in these words.
+CAMPAIGN_NOTE = "close to a known spam or phishing campaign"
+
+
 @dataclass(frozen=True, slots=True)
 class Verdict:
-    """The classifier's label for a message, every label's score, and which model said so."""
+    """The classifier's label for a message, every label's score, and which model said so.
+
+    ``known_campaign`` says the label came from the lower thresholds for messages close
+    to a known campaign; None where that was not recorded (classified before it was).
+    """
 
     label: str
     scores: Mapping[str, float] = field(default_factory=dict, hash=False)
     model_version: str = ""
+    known_campaign: bool | None = None
 
 
 @dataclass(frozen=True, slots=True)

@@ -19,6 +19,7 @@ from collections.abc import Mapping, Sequence
 from datetime import datetime, timedelta
 from typing import Any
 
+from maild.domain import CAMPAIGN_NOTE, Verdict
 from maild.report import iso
 from maild.sla.state import SlaState
 from maild.store.thread_views import ShownMessage, ThreadRow
@@ -88,6 +89,31 @@ def _packages(messages: Sequence[ShownMessage]) -> tuple[SubOrderStatus, ...]:
     )
 
 
+def _verdict_as_dict(verdict: Verdict | None) -> dict[str, Any] | None:
+    if verdict is None:
+        return None
+    return {
+        "label": verdict.label,
+        "scores": {k: round(v, 6) for k, v in verdict.scores.items()},
+        "model_version": verdict.model_version,
+        "known_campaign": verdict.known_campaign,
+    }
+
+
+def _verdict_line(verdict: Verdict | None) -> list[str]:
+    """Why the classifier labelled a message, under its header; nothing for ham.
+
+    A label reached through a known campaign can carry a low score, so the reason is
+    said with it: a seller deciding whether to unflag needs both.
+    """
+    if verdict is None or verdict.label == "ham":
+        return []
+    score = verdict.scores.get(verdict.label)
+    shown = "" if score is None else f" {score:.4f}"
+    why = f", {CAMPAIGN_NOTE}" if verdict.known_campaign else ""
+    return [f"   classifier: {verdict.label}{shown}{why} (model {verdict.model_version})"]
+
+
 def conversation_as_json(
     row: ThreadRow, state: SlaState | None, messages: Sequence[ShownMessage]
 ) -> str:
@@ -108,6 +134,7 @@ def conversation_as_json(
                     "subject": m.subject,
                     "labels": list(m.labels),
                     "machine_kind": m.machine_kind,
+                    "verdict": _verdict_as_dict(m.verdict),
                     "text": m.text,
                 }
                 for m in messages
@@ -193,6 +220,7 @@ def thread_as_text(row: ThreadRow, state: SlaState | None, messages: Sequence[Sh
         lines += [
             "",
             f"{arrow} {iso(message.at)}  {message.sender or '-'}{tag}  ref {message.ref}",
+            *_verdict_line(message.verdict),
         ]
         lines += [f"   {line}" for line in message.text.strip().splitlines()]
     return "\n".join(lines)

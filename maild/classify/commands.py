@@ -24,6 +24,7 @@ from collections.abc import Callable
 from pathlib import Path
 from typing import TYPE_CHECKING
 
+from maild.domain import CAMPAIGN_NOTE
 from maild.errors import MaildError
 
 if TYPE_CHECKING:
@@ -199,7 +200,7 @@ def _classify(args: argparse.Namespace) -> int:
         print(json.dumps(prediction.as_dict(), indent=2))
     else:
         scores = "  ".join(f"{label} {p:.4f}" for label, p in prediction.scores.items())
-        why = " (close to a known spam or phishing campaign)" if prediction.known_campaign else ""
+        why = f" ({CAMPAIGN_NOTE})" if prediction.known_campaign else ""
         print(
             f"label   {prediction.label}{why}\nscores  {scores}\nmodel   {prediction.model_version}"
         )

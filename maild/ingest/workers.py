@@ -195,7 +195,12 @@ def _classified(
         classifier = _classifier(model, digest)
         texts = [text_of(i) for i in indexes]
         for i, prediction in zip(indexes, classifier.predict(texts), strict=True):
-            verdict = Verdict(prediction.label, prediction.scores, prediction.model_version)
+            verdict = Verdict(
+                prediction.label,
+                prediction.scores,
+                prediction.model_version,
+                prediction.known_campaign,
+            )
             outcomes[i] = dataclasses.replace(outcomes[i], verdict=verdict)
     return outcomes
 

@@ -211,6 +211,7 @@ _EMPTY_FIELDS: dict[str, Any] = {
     "class_label": None,
     "class_scores": None,
     "model_version": None,
+    "class_campaign": None,
 }
 
 
@@ -237,11 +238,17 @@ def _order_rows(pk: int, facts: ConversationFacts) -> list[dict[str, Any]]:
 
 def _verdict_row(verdict: Verdict | None) -> dict[str, Any]:
     if verdict is None:
-        return {"class_label": None, "class_scores": None, "model_version": None}
+        return {
+            "class_label": None,
+            "class_scores": None,
+            "model_version": None,
+            "class_campaign": None,
+        }
     return {
         "class_label": verdict.label,
         "class_scores": dict(verdict.scores),
         "model_version": verdict.model_version[:64],
+        "class_campaign": verdict.known_campaign,
     }
 
 

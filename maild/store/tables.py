@@ -111,10 +111,12 @@ class Message(SQLModel, table=True):
     customer_address: str | None = Field(default=None, max_length=320)
     customer_name: str | None = Field(default=None)
     # The classifier's verdict on an inbound message written by a person: its label
-    # (ham when no score reached its threshold), every label's score, and the model.
+    # (ham when no score reached its threshold), every label's score, the model, and
+    # whether the label came from a known campaign (NULL: classified before 0013).
     class_label: str | None = Field(default=None, max_length=24)
     class_scores: dict[str, float] | None = Field(default=None, sa_type=JSON)
     model_version: str | None = Field(default=None, max_length=64)
+    class_campaign: bool | None = Field(default=None)
     # The message's first conversation; NULL on a processed message: not threaded yet.
     thread_id: int | None = Field(
         default=None, sa_column_args=[ForeignKey("thread.id", name="fk_message_thread_id")]

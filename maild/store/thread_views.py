@@ -25,6 +25,7 @@ from typing import Any, Literal, get_args
 from sqlalchemy import ColumnElement, and_, exists, false, func, or_, select, true
 from sqlalchemy.orm import Session
 
+from maild.domain import Verdict
 from maild.store.tables import core_table
 from maild.store.types import UTCDateTime
 
@@ -99,6 +100,9 @@ class ShownMessage:
     text: str
     # The sub-orders (packages) it names.
     sub_orders: tuple[str, ...] = ()
+    # The classifier's verdict; None for mail it does not judge (the seller's own,
+    # machine mail) or that was stored before classification.
+    verdict: Verdict | None = None
 
 
 def _like(text: str) -> str:
@@ -253,6 +257,14 @@ def _row(
     )
 
 
+def _verdict(row: Any) -> Verdict | None:
+    if row.class_label is None:
+        return None
+    return Verdict(
+        row.class_label, row.class_scores or {}, row.model_version or "", row.class_campaign
+    )
+
+
 def message_ref(thread_id: int, position: int) -> str:
     """A message as ``maild show`` numbers it: its conversation, then its place there from 1.
 
@@ -273,6 +285,10 @@ def thread_messages(session: Session, thread_id: int) -> list[ShownMessage]:
             m.machine_kind,
             m.body_text,
             m.sub_orders,
+            m.class_label,
+            m.class_scores,
+            m.model_version,
+            m.class_campaign,
         )
         .join(_MESSAGE_THREAD, _MESSAGE_THREAD.c.message_pk == m.id)
         .where(_MESSAGE_THREAD.c.thread_id == thread_id)
@@ -296,6 +312,7 @@ def thread_messages(session: Session, thread_id: int) -> list[ShownMessage]:
             machine_kind=row.machine_kind,
             text=row.body_text or "",
             sub_orders=tuple(sub for sub, _ in row.sub_orders or ()),
+            verdict=_verdict(row),
         )
         for position, row in enumerate(rows, 1)
     ]

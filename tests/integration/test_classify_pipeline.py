@@ -6,8 +6,9 @@ from pathlib import Path
 import pytest
 from sqlalchemy import create_engine, text
 
-from maild.classify.model import load_model
+from maild.classify.model import load_model, save_model
 from maild.cli import EX_CONFIG, main
+from tests.support.campaigns import CAMPAIGN, with_campaign
 from tests.support.config_files import mailbox_table, password_variable, write_config
 from tests.support.dovecot import ImapAccount
 from tests.support.tiny_corpus import train_tiny_model
@@ -90,6 +91,51 @@ def test_pre_sale_fraud_goes_to_spam_and_an_order_question_stays_in_all(
     listed = json.loads(capsys.readouterr().out)
     assert all(t["subject"] != "Account suspended" for t in listed)
     assert [t["order_ids"] for t in listed] == [[ORDER]]
+
+
+def test_a_label_from_a_known_campaign_is_stored_and_shown_with_its_reason(
+    imap_account: ImapAccount,
+    tmp_path: Path,
+    model: Path,
+    monkeypatch: pytest.MonkeyPatch,
+    capsys: pytest.CaptureFixture[str],
+) -> None:
+    # Usual thresholds nothing reaches: only closeness to the campaign can flag.
+    campaigns = tmp_path / "campaigns.npz"
+    save_model(with_campaign(load_model(model), near=1e-6), campaigns)
+    resent = CAMPAIGN.body.replace("88812", "90417")
+    imap_account.deliver(
+        [
+            mail(1, CAMPAIGN.subject, resent, sender="desk@parcel.example"),
+            mail(2, "Lamp colour", "Hello, does the lamp come in blue?"),
+        ]
+    )
+    monkeypatch.setenv(password_variable("shop"), imap_account.password)
+    config = configure(imap_account, tmp_path, campaigns)
+    assert main(["--config", config, "run", "--once"]) == 0
+
+    capsys.readouterr()
+    assert main(["--config", config, "threads", "--view", "spam", "--json"]) == 0
+    (spam,) = json.loads(capsys.readouterr().out)
+    assert main(["--config", config, "show", str(spam["id"]), "--json"]) == 0
+    (shown,) = json.loads(capsys.readouterr().out)["messages"]
+    assert shown["labels"] == ["pre-sale", "spam"]
+    verdict = shown["verdict"]
+    assert (verdict["label"], verdict["known_campaign"]) == ("spam", True)
+    assert verdict["model_version"] == load_model(campaigns).version
+    assert main(["--config", config, "show", str(spam["id"])]) == 0
+    score = f"{verdict['scores']['spam']:.4f}"
+    assert f"classifier: spam {score}, close to a known spam or phishing campaign" in (
+        capsys.readouterr().out
+    )
+
+    assert main(["--config", config, "threads", "--json"]) == 0
+    (question,) = json.loads(capsys.readouterr().out)
+    assert main(["--config", config, "show", str(question["id"]), "--json"]) == 0
+    (ham,) = json.loads(capsys.readouterr().out)["messages"]
+    assert (ham["verdict"]["label"], ham["verdict"]["known_campaign"]) == ("ham", False)
+    assert main(["--config", config, "show", str(question["id"])]) == 0
+    assert "classifier:" not in capsys.readouterr().out
 
 
 def test_a_configured_model_that_does_not_load_stops_run_with_a_config_error(

@@ -15,16 +15,12 @@ from maild.classify.fit import FitConfig, near_thresholds
 from maild.classify.message import LABELS, MessageText
 from maild.classify.model import NEVER, Classifier, load_model, lowered, save_model
 from maild.classify.train import train
-from maild.classify.vectorize import FeatureRows, feature_rows, reweighed, select_rows
+from maild.classify.vectorize import FeatureRows, select_rows
+from tests.support.campaigns import CAMPAIGN, with_campaign
 
 DATA = Path(__file__).parents[1] / "data" / "classify"
 CONFIG = FitConfig(seed=7, folds=3, n_jobs=1, by_source=False)
 SPAM, FRAUD = LABELS.index("spam"), LABELS.index("fraud")
-CAMPAIGN = MessageText(
-    subject="Your parcel is waiting",
-    body="Pay the customs fee of 2.99 at parcel-release-desk today or the parcel "
-    "goes back to the sender. Tracking 88812 release desk customs office.",
-)
 
 
 @pytest.fixture(scope="module")
@@ -78,29 +74,12 @@ def test_select_rows_takes_whole_rows_in_the_order_asked() -> None:
     np.testing.assert_array_equal(_dense(picked), _dense(rows)[[7, 2, 7, 11]])
 
 
-def _with_campaign(model: Classifier, near: float) -> Classifier:
-    """``model`` with strict usual thresholds and one known campaign, CAMPAIGN itself."""
-    matrix = feature_rows([CAMPAIGN], model.n_hash)
-    values = reweighed(matrix, model.idf, model.n_hash)
-    exemplars = build_exemplars(matrix, values, np.array([SPAM]), model.n_hash)
-    near_t = np.array([NEVER, near, NEVER, NEVER])
-    strict = np.array([0.0, 1.0 + 1e-9, 1.0 + 1e-9, 1.0 + 1e-9])
-    return replace(
-        model,
-        thresholds=strict,
-        cjk_thresholds=strict,
-        exemplars=exemplars,
-        near_thresholds=near_t,
-        near_similarity=0.5,
-    )
-
-
 def test_a_message_close_to_a_known_campaign_is_judged_with_the_lower_threshold(
     model: Classifier,
 ) -> None:
     resent = replace(CAMPAIGN, body=CAMPAIGN.body.replace("88812", "90417"))
     (score,) = model.predict([resent])
-    near = _with_campaign(model, near=score.scores["spam"] / 2)
+    near = with_campaign(model, near=score.scores["spam"] / 2)
     far = MessageText(subject="Order 4471", body="Could you tell me when my lamp ships?")
     predictions = near.predict([resent, far])
     assert [(p.label, p.known_campaign) for p in predictions] == [("spam", True), ("ham", False)]
@@ -111,14 +90,14 @@ def test_a_message_close_to_a_known_campaign_is_judged_with_the_lower_threshold(
 def test_a_label_the_usual_thresholds_give_is_not_put_down_to_a_campaign(
     model: Classifier,
 ) -> None:
-    lenient = replace(_with_campaign(model, near=0.0), thresholds=np.zeros(4))
+    lenient = replace(with_campaign(model, near=0.0), thresholds=np.zeros(4))
     (prediction,) = lenient.predict([CAMPAIGN])
     assert prediction.label != "ham" and not prediction.known_campaign
 
 
 def test_closeness_alone_flags_nothing_below_the_near_threshold(model: Classifier) -> None:
     (score,) = model.predict([CAMPAIGN])
-    near = _with_campaign(model, near=min(1.0, score.scores["spam"] * 1.5 + 1e-6))
+    near = with_campaign(model, near=min(1.0, score.scores["spam"] * 1.5 + 1e-6))
     (held,) = near.predict([CAMPAIGN])
     assert held.label == "ham" and not held.known_campaign
     assert held.scores == score.scores
@@ -129,7 +108,7 @@ def test_the_known_campaigns_survive_saving_and_loading(model: Classifier, tmp_p
     assert len(model.exemplars.labels) > 0
     assert model.manifest["near_similarity"] == model.near_similarity
     path = tmp_path / "m.npz"
-    saved = _with_campaign(model, near=0.2)
+    saved = with_campaign(model, near=0.2)
     save_model(saved, path)
     again = load_model(path)
     assert again.exemplars is not None and saved.exemplars is not None
@@ -141,7 +120,7 @@ def test_the_known_campaigns_survive_saving_and_loading(model: Classifier, tmp_p
 def test_inconsistent_campaign_arrays_are_refused_though_the_digest_matches(
     model: Classifier, tmp_path: Path
 ) -> None:
-    good = _with_campaign(model, near=0.2).exemplars
+    good = with_campaign(model, near=0.2).exemplars
     assert good is not None
     broken = Exemplars(good.colptr, good.members + 5, good.weights, good.labels)
     save_model(replace(model, exemplars=broken), tmp_path / "bad.npz")
