@@ -33,6 +33,7 @@ from __future__ import annotations
 
 __all__ = [
     "CJK",
+    "DENSITY_NAMES",
     "MAX_CHARS",
     "STRUCT_NAMES",
     "clean_text",
@@ -131,6 +132,16 @@ STRUCT_NAMES: tuple[str, ...] = (
     "anchor_mismatch",
     "ip_link",
     "risky_attachment",
+    "money_terms",
+    "urgent_terms",
+    "credential_terms",
+    "amounts",
+)
+#: The structure columns that are shares of the message's words: one word of a short
+#: message moves them as far as many words of a long one.
+DENSITY_NAMES: tuple[str, ...] = (
+    "caps_words",
+    "exclamations",
     "money_terms",
     "urgent_terms",
     "credential_terms",

@@ -25,6 +25,7 @@ from maild.classify.message import LABELS, MessageText, Prediction
 from maild.classify.vectorize import (
     STRUCT_WEIGHT,
     SparseRows,
+    damped,
     feature_rows,
     reweighed,
     row_numbers,
@@ -120,6 +121,9 @@ class Classifier:
     near_thresholds: FloatArray = field(default_factory=lambda: np.zeros(0))
     #: Cosine similarity from which a message is close to an exemplar.
     near_similarity: float = MIN_SIMILARITY
+    #: How many distinct terms a message needs before its word shares count fully
+    #: (:func:`~maild.classify.vectorize.damped`); 0 for a model trained without it.
+    length_prior: float = 0.0
     version: str = ""
     manifest: Mapping[str, Any] = field(default_factory=dict)
 
@@ -132,7 +136,8 @@ class Classifier:
         Each label's score is a sum over the row's stored values only: the weights of the
         columns a batch uses are gathered, never the whole weight matrix.
         """
-        data = reweighed(matrix, self.idf, self.n_hash)
+        weighed = reweighed(matrix, self.idf, self.n_hash)
+        data = damped(matrix, weighed, self.n_hash, self.length_prior)
         rows, n_rows = row_numbers(matrix), matrix.shape[0]
         out = np.empty((n_rows, len(self.labels)))
         for k, weights in enumerate(self.coef):
@@ -224,6 +229,7 @@ def save_model(model: Classifier, path: Path, manifest: Mapping[str, Any] | None
         },
         "n_hash": model.n_hash,
         "struct_names": list(STRUCT_NAMES),
+        "length_prior": model.length_prior,
     }
     arrays = {name: np.asarray(getattr(model, name)) for name in _ARRAYS}
     if model.exemplars is not None:
@@ -286,6 +292,14 @@ def _exemplars(path: Path, arrays: Any) -> Exemplars:
     return out
 
 
+def _number(path: Path, manifest: Mapping[str, Any], key: str, default: float) -> float:
+    """A setting of the manifest that must be a finite number, not below 0."""
+    value = manifest.get(key, default)
+    if isinstance(value, bool) or not isinstance(value, int | float) or not 0 <= value < np.inf:
+        raise ModelError(f"{path}: manifest {key} is {value!r}, not a number of 0 or more")
+    return float(value)
+
+
 def load_model(path: Path, expected_digest: str | None = None) -> Classifier:
     """Load and verify a model file written by :func:`save_model`.
 
@@ -317,7 +331,8 @@ def load_model(path: Path, expected_digest: str | None = None) -> Classifier:
         n_hash=n_hash,
         exemplars=exemplars,
         near_thresholds=arrays["near_thresholds"].astype(np.float64) if near else np.zeros(0),
-        near_similarity=float(manifest.get("near_similarity", MIN_SIMILARITY)),
+        near_similarity=_number(path, manifest, "near_similarity", MIN_SIMILARITY),
+        length_prior=_number(path, manifest, "length_prior", 0.0),
         version=str(manifest.get("version", "")),
         manifest=manifest,
     )

@@ -17,6 +17,7 @@ __all__ = [
     "STRUCT_WEIGHT",
     "FeatureRows",
     "SparseRows",
+    "damped",
     "feature_rows",
     "hashed_columns",
     "reweigh",
@@ -38,7 +39,7 @@ import mmh3
 import numpy as np
 import numpy.typing as npt
 
-from maild.classify.features import STRUCT_NAMES, featurize_counts
+from maild.classify.features import DENSITY_NAMES, STRUCT_NAMES, featurize_counts
 from maild.classify.message import MessageText
 
 if TYPE_CHECKING:
@@ -51,6 +52,8 @@ N_HASH = 2**19
 #: enough that the linear model can use them without huge weights, small enough
 #: that they cannot outvote the text on their own.
 STRUCT_WEIGHT = 0.5
+#: Per structure column: is it a share of the message's words (see :func:`damped`)?
+_IS_SHARE = np.array([name in DENSITY_NAMES for name in STRUCT_NAMES])
 
 FloatArray = npt.NDArray[np.float64]
 IndexArray = npt.NDArray[np.int32]
@@ -244,6 +247,31 @@ def reweighed(matrix: SparseRows, idf: npt.NDArray[np.float32], n_hash: int) -> 
     norms[norms == 0.0] = 1.0
     data[text] /= norms[row]
     return data
+
+
+def damped(matrix: SparseRows, values: FloatArray, n_hash: int, prior: float) -> FloatArray:
+    """``values`` with each row's word shares (:data:`~maild.classify.features.DENSITY_NAMES`)
+    scaled by ``sqrt(n / (n + prior))``, ``n`` being the row's number of distinct terms.
+
+    Why: a share computed over two words is no evidence. "delete account" is half
+    account words, as dense as a phishing mail can be, and held out of training 2.04%
+    of bitext's short customer-service requests were flagged, most as fraud on that
+    column alone. Damped, 0.33% were; contrast and TREC06c ham were flagged less too,
+    held-out SpamAssassin ham as before (bench/classify_notes.md, step 12). The text
+    part is left as it is: damping it as well moved the calibration so that long
+    e-mail ham scored higher. ``prior`` 0 changes nothing.
+    """
+    if not prior:
+        return values
+    rows = row_numbers(matrix)
+    text = matrix.indices < n_hash
+    terms = np.bincount(rows[text], minlength=matrix.shape[0])
+    scale = np.sqrt(terms / (terms + prior))
+    shares = np.zeros(len(text), dtype=bool)
+    shares[~text] = _IS_SHARE[matrix.indices[~text] - n_hash]
+    out = np.array(values, dtype=np.float64)
+    out[shares] *= scale[rows[shares]]
+    return out
 
 
 def reweigh(matrix: sp.csr_matrix, idf: npt.NDArray[np.float32], n_hash: int) -> sp.csr_matrix:

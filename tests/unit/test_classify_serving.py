@@ -16,10 +16,10 @@ from sklearn.preprocessing import normalize
 
 from maild.classify.corpus import load_examples
 from maild.classify.default import DEFAULT_MODEL
-from maild.classify.features import STRUCT_NAMES, featurize_counts
-from maild.classify.message import MessageText
+from maild.classify.features import DENSITY_NAMES, STRUCT_NAMES, featurize_counts
+from maild.classify.message import Link, MessageText
 from maild.classify.model import Classifier, decide, load_model
-from maild.classify.vectorize import STRUCT_WEIGHT, feature_rows, hashed_columns
+from maild.classify.vectorize import STRUCT_WEIGHT, damped, feature_rows, hashed_columns, reweighed
 
 ROOT = Path(__file__).parents[2]
 DATA = ROOT / "tests" / "data" / "classify"
@@ -53,6 +53,11 @@ def _reference_proba(model: Classifier, messages: list[MessageText]) -> np.ndarr
     text.data = np.log1p(text.data)
     text = normalize(normalize(text).multiply(model.idf).tocsr())
     struct = np.array([s for _c, s in done]).reshape(len(done), len(STRUCT_NAMES))
+    # A row with n distinct terms: its word shares count sqrt(n / (n + prior)).
+    terms = text.getnnz(axis=1)
+    scale = np.sqrt(terms / (terms + model.length_prior))[:, np.newaxis]
+    shares = [STRUCT_NAMES.index(name) for name in DENSITY_NAMES]
+    struct[:, shares] *= scale
     matrix = sp.hstack([text, sp.csr_matrix(struct * STRUCT_WEIGHT)], format="csr")
     raw = matrix @ model.coef.T.astype(np.float64) + model.intercept
     z = raw @ model.cal_coef.T + model.cal_intercept
@@ -91,6 +96,7 @@ def test_the_feature_rows_are_the_scipy_matrix_training_fits_on(
 def test_serving_scores_match_the_scipy_matrix_product(
     messages: list[MessageText], shipped: Classifier
 ) -> None:
+    assert shipped.length_prior > 0
     want = _reference_proba(shipped, messages)
     got = shipped.proba(messages)
     np.testing.assert_allclose(got, want, rtol=1e-9, atol=1e-12)
@@ -103,6 +109,43 @@ def test_serving_scores_match_the_scipy_matrix_product(
     for prediction, row in zip(predictions, got, strict=True):
         assert prediction.scores == dict(zip(shipped.labels, map(float, row), strict=True))
         assert all(type(score) is float for score in prediction.scores.values())
+
+
+def test_a_word_share_counts_less_in_a_short_message(shipped: Classifier) -> None:
+    short = MessageText(body="delete account")  # 3 terms: two words and their bigram
+    words = [f"w{a}{b}" for a in "abcdefghij" for b in "klmnop"]  # 60 distinct words
+    long = MessageText(body=" ".join(words) + " delete account")
+    rows = feature_rows([short, long], shipped.n_hash)
+    values = reweighed(rows, shipped.idf, shipped.n_hash)
+    out = damped(rows, values, shipped.n_hash, 30.0)
+    text = rows.indices < shipped.n_hash
+    np.testing.assert_array_equal(out[text], values[text])
+    share = rows.indices == shipped.n_hash + STRUCT_NAMES.index("credential_terms")
+    first, second = np.flatnonzero(share)
+    n_long = int(text[rows.indptr[1] :].sum())
+    assert n_long > 100
+    assert out[first] == pytest.approx(values[first] * np.sqrt(3 / 33))
+    assert out[second] == pytest.approx(values[second] * np.sqrt(n_long / (n_long + 30)))
+    # The same account word: as a share of two words it now weighs less than of 120.
+    assert out[first] < values[first] and out[first] / values[first] < out[second] / values[second]
+
+
+def test_exact_facts_keep_their_value_in_a_short_message(shipped: Classifier) -> None:
+    message = MessageText(
+        subject="Verify your account",
+        body="Suspended. Log in now.",
+        links=(Link("http://198.51.100.7/login", "https://www.paypal.com/verify"),),
+    )
+    rows = feature_rows([message], shipped.n_hash)
+    values = reweighed(rows, shipped.idf, shipped.n_hash)
+    out = damped(rows, values, shipped.n_hash, 30.0)
+    struct = rows.indices >= shipped.n_hash
+    names = [STRUCT_NAMES[c - shipped.n_hash] for c in rows.indices[struct]]
+    assert "ip_link" in names and "credential_terms" in names
+    kept = np.isin(names, DENSITY_NAMES, invert=True)
+    np.testing.assert_array_equal(out[struct][kept], values[struct][kept])
+    assert (out[struct][~kept] < values[struct][~kept]).all()
+    np.testing.assert_array_equal(damped(rows, values, shipped.n_hash, 0.0), values)
 
 
 _WORKER = f"""

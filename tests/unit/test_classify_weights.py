@@ -1,4 +1,5 @@
-"""Term weights (inverse document frequency): learnt in training, kept in the model file."""
+"""Term weights (inverse document frequency) and the length prior that damps short
+messages: set in training, kept in the model file."""
 
 from __future__ import annotations
 
@@ -9,6 +10,7 @@ import numpy as np
 import pytest
 import scipy.sparse as sp  # type: ignore[import-untyped]  # no stubs
 
+from maild.classify.artifact import ModelError, read_artifact, write_artifact
 from maild.classify.fit import FitConfig
 from maild.classify.message import MessageText
 from maild.classify.model import Classifier, load_model, save_model
@@ -73,3 +75,40 @@ def test_a_model_without_term_weights_still_loads_and_scores_plain(
     assert again.idf.shape == (0,)
     messages = [MessageText(subject="hello", body="is the kettle in stock?")]
     np.testing.assert_array_equal(again.proba(messages), plain.proba(messages))
+
+
+def _rewritten(path: Path, out: Path, **changes: object) -> Path:
+    """The model file at ``path`` written again with its manifest changed (``None``
+    drops a key): a file that passes the digest check, as its builder wrote it."""
+    manifest, arrays = read_artifact(path)
+    for key, value in changes.items():
+        manifest.pop(key, None)
+        if value is not None:
+            manifest[key] = value
+    write_artifact(out, manifest, arrays)
+    return out
+
+
+def test_the_length_prior_is_kept_and_an_older_file_without_it_damps_nothing(
+    model: Classifier, tmp_path: Path
+) -> None:
+    assert model.length_prior == CONFIG.length_prior > 0
+    path = tmp_path / "model.npz"
+    save_model(model, path)
+    assert load_model(path).length_prior == model.length_prior
+    older = load_model(_rewritten(path, tmp_path / "older.npz", length_prior=None))
+    assert older.length_prior == 0.0
+    messages = [MessageText(body="delete account")]
+    plain = replace(model, length_prior=0.0)
+    np.testing.assert_array_equal(older.proba(messages), plain.proba(messages))
+    assert not np.allclose(model.proba(messages), plain.proba(messages))
+
+
+@pytest.mark.parametrize("value", ["thirty", -1, True, float("nan")])
+def test_a_length_prior_that_is_not_a_number_of_0_or_more_is_refused(
+    model: Classifier, tmp_path: Path, value: object
+) -> None:
+    path = tmp_path / "model.npz"
+    save_model(model, path)
+    with pytest.raises(ModelError, match=r"manifest length_prior is .* not a number of 0 or more"):
+        load_model(_rewritten(path, tmp_path / "bad.npz", length_prior=value))
