@@ -160,14 +160,28 @@ CAMPAIGN_NOTE = "close to a known spam or phishing campaign"
 class Verdict:
     """The classifier's label for a message, every label's score, and which model said so.
 
-    ``known_campaign`` says the label came from the lower thresholds for messages close
-    to a known campaign; None where that was not recorded (classified before it was).
+    ``scores`` holds the calibrated probability of every label, kept even when the
+    label stays ``ham`` because no non-ham score reached its threshold: a reviewer can
+    still sort borderline mail by score. ``known_campaign`` says the label came from
+    the lower thresholds for messages close to a known spam or phishing campaign
+    (:mod:`maild.classify.exemplars`), which is why such a label can carry a score
+    below the usual threshold; None where that was not recorded (classified before it
+    was).
     """
 
     label: str
     scores: Mapping[str, float] = field(default_factory=dict, hash=False)
     model_version: str = ""
     known_campaign: bool | None = None
+
+    def as_dict(self) -> dict[str, object]:
+        """JSON-ready form for ``maild classify --json`` and ``maild show --json``."""
+        return {
+            "label": self.label,
+            "scores": {k: round(v, 6) for k, v in self.scores.items()},
+            "model_version": self.model_version,
+            "known_campaign": self.known_campaign,
+        }
 
 
 @dataclass(frozen=True, slots=True)

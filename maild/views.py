@@ -89,17 +89,6 @@ def _packages(messages: Sequence[ShownMessage]) -> tuple[SubOrderStatus, ...]:
     )
 
 
-def _verdict_as_dict(verdict: Verdict | None) -> dict[str, Any] | None:
-    if verdict is None:
-        return None
-    return {
-        "label": verdict.label,
-        "scores": {k: round(v, 6) for k, v in verdict.scores.items()},
-        "model_version": verdict.model_version,
-        "known_campaign": verdict.known_campaign,
-    }
-
-
 def _verdict_line(verdict: Verdict | None) -> list[str]:
     """Why the classifier labelled a message, under its header; nothing for ham.
 
@@ -134,7 +123,7 @@ def conversation_as_json(
                     "subject": m.subject,
                     "labels": list(m.labels),
                     "machine_kind": m.machine_kind,
-                    "verdict": _verdict_as_dict(m.verdict),
+                    "verdict": None if m.verdict is None else m.verdict.as_dict(),
                     "text": m.text,
                 }
                 for m in messages

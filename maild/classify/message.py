@@ -1,4 +1,5 @@
-"""Plain data shared by the classifier's parts: its input, its labels and its output.
+"""Plain data shared by the classifier's parts: its input and its labels (its output
+is :class:`maild.domain.Verdict`, which the ingest pipeline stores as it is).
 
 The model never sees a parser's objects: a full message is read by the ingest parser's
 pieces and mapped onto :class:`MessageText` (:mod:`maild.classify.mime`), a text-only
@@ -8,10 +9,9 @@ fields, and features and model do not depend on how a message was parsed.
 
 from __future__ import annotations
 
-__all__ = ["HAM", "LABELS", "Link", "MessageText", "Prediction"]
+__all__ = ["HAM", "LABELS", "Link", "MessageText"]
 
-from collections.abc import Mapping
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 
 HAM = "ham"
 #: Label order is part of the model format: score columns follow it.
@@ -48,30 +48,3 @@ class MessageText:
     attachment_types: tuple[str, ...] = ()
     has_html: bool = False
     lang: str = ""
-
-
-@dataclass(frozen=True, slots=True)
-class Prediction:
-    """The model's verdict on one message.
-
-    ``scores`` holds the calibrated probability of every label, kept even when the
-    label stays ``ham`` because no non-ham score reached its threshold: a reviewer can
-    still sort borderline mail by score.
-    """
-
-    label: str
-    scores: Mapping[str, float] = field(default_factory=dict)
-    model_version: str = ""
-    #: The label comes from the lower thresholds for a message close to a known spam or
-    #: phishing campaign (:mod:`maild.classify.exemplars`): it says why a message is
-    #: flagged with a score below the usual threshold.
-    known_campaign: bool = False
-
-    def as_dict(self) -> dict[str, object]:
-        """JSON-ready form for ``maild classify --json`` and the store."""
-        return {
-            "label": self.label,
-            "scores": {k: round(v, 6) for k, v in self.scores.items()},
-            "model_version": self.model_version,
-            "known_campaign": self.known_campaign,
-        }

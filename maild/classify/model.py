@@ -21,7 +21,7 @@ import numpy.typing as npt
 from maild.classify.artifact import ModelError, read_artifact, write_artifact
 from maild.classify.exemplars import MIN_SIMILARITY, Exemplars
 from maild.classify.features import STRUCT_NAMES
-from maild.classify.message import LABELS, MessageText, Prediction
+from maild.classify.message import LABELS, MessageText
 from maild.classify.vectorize import (
     STRUCT_WEIGHT,
     SparseRows,
@@ -31,6 +31,7 @@ from maild.classify.vectorize import (
     row_numbers,
     select_rows,
 )
+from maild.domain import Verdict
 
 log = logging.getLogger(__name__)
 
@@ -195,7 +196,7 @@ class Classifier:
         out: FloatArray = np.where(cjk[:, np.newaxis], self.cjk_thresholds, self.thresholds)
         return out
 
-    def predict(self, items: Sequence[MessageText]) -> list[Prediction]:
+    def predict(self, items: Sequence[MessageText]) -> list[Verdict]:
         """Label, every label's score and the model version, for each message."""
         if not items:
             return []
@@ -204,7 +205,7 @@ class Classifier:
         chosen, by_campaign = self.decide_why(matrix, proba)
         # Python numbers first: walking numpy rows and scalars cost 2.2 us a message, this 1.3.
         return [
-            Prediction(
+            Verdict(
                 label=self.labels[k],
                 scores=dict(zip(self.labels, row, strict=True)),
                 model_version=self.version,

@@ -34,7 +34,7 @@ from datetime import datetime
 from typing import TYPE_CHECKING
 
 from maild.classify.tags import notice_tags, outbound_tags, tags_for
-from maild.domain import LandedMessage, ProcessOutcome, Verdict
+from maild.domain import LandedMessage, ProcessOutcome
 from maild.errors import ParseError
 from maild.ingest.autoreply import detect
 from maild.ingest.parse import Parts, parse_parts
@@ -194,13 +194,7 @@ def _classified(
     for (model, digest), indexes in wanted.items():
         classifier = _classifier(model, digest)
         texts = [text_of(i) for i in indexes]
-        for i, prediction in zip(indexes, classifier.predict(texts), strict=True):
-            verdict = Verdict(
-                prediction.label,
-                prediction.scores,
-                prediction.model_version,
-                prediction.known_campaign,
-            )
+        for i, verdict in zip(indexes, classifier.predict(texts), strict=True):
             outcomes[i] = dataclasses.replace(outcomes[i], verdict=verdict)
     return outcomes
 

@@ -189,6 +189,8 @@ def _parsed_row(parsed: ParsedMail, now: datetime) -> dict[str, Any]:
     }
 
 
+#: The message columns that hold the classifier's verdict (see :func:`_verdict_row`).
+_VERDICT_COLUMNS = ("class_label", "class_scores", "model_version", "class_campaign")
 _EMPTY_FIELDS: dict[str, Any] = {
     "degraded": False,
     "subject": None,
@@ -208,10 +210,7 @@ _EMPTY_FIELDS: dict[str, Any] = {
     "subject_key": None,
     "customer_address": None,
     "customer_name": None,
-    "class_label": None,
-    "class_scores": None,
-    "model_version": None,
-    "class_campaign": None,
+    **dict.fromkeys(_VERDICT_COLUMNS),
 }
 
 
@@ -238,12 +237,7 @@ def _order_rows(pk: int, facts: ConversationFacts) -> list[dict[str, Any]]:
 
 def _verdict_row(verdict: Verdict | None) -> dict[str, Any]:
     if verdict is None:
-        return {
-            "class_label": None,
-            "class_scores": None,
-            "model_version": None,
-            "class_campaign": None,
-        }
+        return dict.fromkeys(_VERDICT_COLUMNS)
     return {
         "class_label": verdict.label,
         "class_scores": dict(verdict.scores),
