@@ -1,21 +1,27 @@
-"""How far thresholds alone could take the held-out split, and what that would cost.
+"""How far thresholds alone could take issue 6's two figures, and what that would cost.
 
     PYTHONPATH=. .venv/bin/python bench/classify_ceiling.py [--corpora ../shared/corpora]
 
 Issue 6 asks for macro-F1 >= 0.95 with ham FPR <= 0.5% on the held-out split of
-``bench/classify_eval.py`` and the same on sources the model never saw. This fits the
-shipped recipe on the split's training side, as that benchmark does, then picks the
-three non-ham thresholds on the *test rows themselves* (an oracle no real choice can
-beat: coordinate ascent over a grid, highest macro-F1 with ham FPR <= 0.5%). It prints:
+``bench/classify_eval.py`` and the same on sources the model never saw. For each, the
+non-ham thresholds are also chosen on the scored rows themselves: an oracle no real
+choice can beat (coordinate ascent over a grid, highest macro-F1 within the ham
+budget). It prints, in this order:
 
-- the split's macro-F1 with the recipe's own thresholds and with the oracle's, which
-  says whether the model's ranking or its thresholds keep the split below the goal;
+- the split (the shipped recipe fitted on its training side, as that benchmark does):
+  macro-F1 with the recipe's thresholds and with the oracle's, which says whether the
+  model's ranking or its thresholds keep the split below the goal;
 - the share of ham flagged, with either set, among ham of sources it never saw:
   contrast ham (COLD safe, Davidson neither), TREC06c and JDDC (restricted, never
-  trained on), and three sources each held out of a fit of their own (their ham
-  FPR with that fit's thresholds and with the split oracle's).
+  trained on), and three sources each held out of a fit of their own (with that
+  fit's thresholds and with the split oracle's);
+- sources never trained on: the leave-one-source-out predictions of
+  ``bench/classify_eval.py`` (each source scored by a fit without it), with each
+  fit's thresholds and with an oracle chosen on the pooled predictions, also under
+  looser ham budgets (1% to 10%); then the bound that confusion between the non-ham
+  labels puts on macro-F1 at any thresholds.
 
-The thresholds here are one set for all messages (the shipped model's stricter
+The split's thresholds here are one set for all messages (the shipped model's stricter
 thresholds for mostly-Chinese messages are left out on both sides).
 """
 
@@ -24,10 +30,16 @@ from pathlib import Path
 from typing import Any
 
 import numpy as np
-from classify_eval import Corpora, fit_on, load_corpora  # beside this file
+from classify_eval import (  # beside this file
+    Corpora,
+    fit_on,
+    leave_one_source_out,
+    load_corpora,
+)
 
 from maild.classify.evaluate import figures
 from maild.classify.fit import FitConfig
+from maild.classify.message import LABELS
 from maild.classify.model import decide
 
 _FPR_BUDGET = 0.005
@@ -36,10 +48,12 @@ _UNSEEN = (
     ("TREC06c", "trec06c"),
     ("JDDC", "jddc"),
 )
+#: Ham budgets beyond the goal's, to show what the unseen-source figure would cost.
+_LOOSER = (0.01, 0.02, 0.05, 0.10)
 _HELD_OUT = ("spamassassin", "enron-spam", "bitext")
 
 
-def oracle(proba: Any, y: Any) -> tuple[Any, float]:
+def oracle(proba: Any, y: Any, budget: float = _FPR_BUDGET) -> tuple[Any, float]:
     """Thresholds (ham's first, unused) with the best macro-F1 within the ham budget."""
     grid = np.unique(
         np.concatenate(
@@ -53,7 +67,7 @@ def oracle(proba: Any, y: Any) -> tuple[Any, float]:
                 trial = chosen.copy()
                 trial[label] = value
                 report = figures(y, decide(proba, trial))
-                if report.ham_fpr <= _FPR_BUDGET and report.macro_f1 > best:
+                if report.ham_fpr <= budget and report.macro_f1 > best:
                     best, chosen = report.macro_f1, trial
     return chosen, best
 
@@ -83,6 +97,51 @@ def held_out_sources(data: Corpora, thresholds: Any) -> None:
             f"{flagged_ham(proba, y, model.thresholds)}, with the split oracle's "
             f"{flagged_ham(proba, y, thresholds)}"
         )
+
+
+def unseen_sources(data: Corpora) -> None:
+    pooled, proba = leave_one_source_out(data)
+    done = pooled >= 0
+    own = figures(data.y[done], pooled[done])
+    thresholds, best = oracle(proba[done], data.y[done])
+    chosen = figures(data.y[done], decide(proba[done], thresholds))
+    print(
+        f"sources never trained on (leave-one-source-out, pooled), each fit's thresholds: "
+        f"macro-F1 {own.macro_f1:.4f}, ham FPR {own.ham_fpr:.3%}"
+    )
+    print(
+        f"sources never trained on, oracle thresholds {np.round(thresholds[1:], 3)}: "
+        f"macro-F1 {best:.4f}, ham FPR {chosen.ham_fpr:.3%}"
+    )
+    for label, row in chosen.per_label.items():
+        print(f"  {label:<14} P={row['precision']:.3f} R={row['recall']:.3f} F1={row['f1']:.3f}")
+    for budget in _LOOSER:
+        _t, looser = oracle(proba[done], data.y[done], budget)
+        print(f"  oracle with ham FPR <= {budget:.1%}: macro-F1 {looser:.4f}")
+    label_bound(proba[done], data.y[done], data.src[done])
+
+
+def label_bound(proba: Any, y: Any, src: Any) -> None:
+    """Thresholds only decide *whether* a message is flagged; which non-ham label it
+    gets is its likeliest one. So the share of each label's messages whose likeliest
+    non-ham label is their own bounds that label's recall at any thresholds, and with
+    ham and precision perfect, macro-F1 at most reaches the mean of those F1s."""
+    likeliest = proba[:, 1:].argmax(axis=1) + 1
+    bounds = [1.0]
+    for label in (1, 2, 3):
+        rows = y == label
+        recall = float((likeliest[rows] == label).mean())
+        bounds.append(2 * recall / (1 + recall))
+        print(f"  {LABELS[label]}: {recall:.1%} have it as their likeliest non-ham label")
+        for source in sorted(set(src[rows].tolist())):
+            here = rows & (src == source)
+            share = float((likeliest[here] == label).mean())
+            if share < 0.9:
+                print(f"    {source}: {share:.1%} of {int(here.sum())}")
+    print(
+        f"  so at any thresholds, with ham and precision perfect: "
+        f"macro-F1 at most {np.mean(bounds):.4f}"
+    )
 
 
 def main() -> None:
@@ -119,6 +178,7 @@ def main() -> None:
             f"{flagged_ham(proba[rows], data.y[rows], thresholds)}"
         )
     held_out_sources(data, thresholds)
+    unseen_sources(data)
 
 
 if __name__ == "__main__":

@@ -7,7 +7,16 @@ Everything a model needs at serving time is a handful of arrays, so it is stored
 
 from __future__ import annotations
 
-__all__ = ["NEVER", "Classifier", "decide", "load_model", "lowered", "mostly_chinese", "save_model"]
+__all__ = [
+    "NEVER",
+    "Classifier",
+    "decide",
+    "listed_thresholds",
+    "load_model",
+    "lowered",
+    "mostly_chinese",
+    "save_model",
+]
 
 import logging
 from collections.abc import Mapping, Sequence
@@ -217,6 +226,25 @@ class Classifier:
         ]
 
 
+def listed_thresholds(model: Classifier) -> dict[str, Any]:
+    """The thresholds by label, as the manifest and ``maild train`` show them: every
+    label's usual and Chinese ones and, for a model with known campaigns, the cosine
+    similarity and the near thresholds of the labels that have campaigns (the others
+    are never lowered, so :data:`NEVER` is not listed)."""
+    usual = (("thresholds", model.thresholds), ("cjk_thresholds", model.cjk_thresholds))
+    out: dict[str, Any] = {
+        name: {k: float(t) for k, t in zip(model.labels, row, strict=True)} for name, row in usual
+    }
+    if model.exemplars is not None:
+        out["near_similarity"] = model.near_similarity
+        out["near_thresholds"] = {
+            k: float(t)
+            for k, t in zip(model.labels, model.near_thresholds, strict=True)
+            if t < NEVER
+        }
+    return out
+
+
 def save_model(model: Classifier, path: Path, manifest: Mapping[str, Any] | None = None) -> str:
     """Write ``model`` to ``path``; return the file's digest."""
     meta = {
@@ -224,20 +252,13 @@ def save_model(model: Classifier, path: Path, manifest: Mapping[str, Any] | None
         **model.manifest,
         "version": model.version,
         "labels": list(model.labels),
-        "thresholds": {k: float(t) for k, t in zip(model.labels, model.thresholds, strict=True)},
-        "cjk_thresholds": {
-            k: float(t) for k, t in zip(model.labels, model.cjk_thresholds, strict=True)
-        },
+        **listed_thresholds(model),
         "n_hash": model.n_hash,
         "struct_names": list(STRUCT_NAMES),
         "length_prior": model.length_prior,
     }
     arrays = {name: np.asarray(getattr(model, name)) for name in _ARRAYS}
     if model.exemplars is not None:
-        meta["near_similarity"] = model.near_similarity
-        meta["near_thresholds"] = {
-            k: float(t) for k, t in zip(model.labels, model.near_thresholds, strict=True)
-        }
         ex = model.exemplars
         arrays.update(
             near_colptr=ex.colptr,

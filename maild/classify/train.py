@@ -33,7 +33,7 @@ from maild.classify.corpus import CONTRAST_SOURCES, Example, is_shippable, load_
 from maild.classify.features import clean_text, normalize
 from maild.classify.fit import FitConfig, IntArray, fit_classifier, macro_f1
 from maild.classify.message import LABELS
-from maild.classify.model import NEVER, Classifier, save_model
+from maild.classify.model import Classifier, listed_thresholds, save_model
 from maild.classify.vectorize import vectorize
 
 log = logging.getLogger(__name__)
@@ -173,6 +173,7 @@ def train(
         "recipe_digest": recipe,
     }
     file_digest = save_model(model, out, manifest)
+    listed = listed_thresholds(model)
     report = TrainReport(
         model_path=str(out),
         version=version,
@@ -181,11 +182,9 @@ def train(
         examples=len(examples),
         per_label=per_label,
         per_source=per_source,
-        thresholds={k: float(t) for k, t in zip(LABELS, model.thresholds, strict=True)},
-        cjk_thresholds={k: float(t) for k, t in zip(LABELS, model.cjk_thresholds, strict=True)},
-        near_thresholds={
-            k: float(t) for k, t in zip(LABELS, model.near_thresholds, strict=True) if t < NEVER
-        },
+        thresholds=listed["thresholds"],
+        cjk_thresholds=listed["cjk_thresholds"],
+        near_thresholds=listed.get("near_thresholds", {}),
         near_similarity=model.near_similarity,
         campaign_messages=len(model.exemplars.labels) if model.exemplars is not None else 0,
         cv_macro_f1=macro_f1(y, pred, len(LABELS)),

@@ -20,7 +20,7 @@ import pytest
 
 from maild.classify import default
 from maild.classify.message import LABELS
-from maild.classify.model import load_model
+from maild.classify.model import NEVER, load_model
 from maild.cli import EX_PROBLEMS, EX_USAGE, main
 from tests.support.tiny_corpus import records, write_jsonl
 
@@ -77,6 +77,19 @@ def test_train_shows_progress_on_stderr_and_the_report_on_stdout(
     report = json.loads(captured.out)
     assert report["examples"] == 72
     assert report["version"] == load_model(out).version
+
+
+def test_the_report_and_the_model_file_list_the_same_thresholds(
+    corpus: Path, tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    out = tmp_path / "m.npz"
+
+    assert main(["train", "--data", str(corpus), "--out", str(out), "--seed", "3", "--json"]) == 0
+
+    report, manifest = json.loads(capsys.readouterr().out), load_model(out).manifest
+    for key in ("thresholds", "cjk_thresholds", "near_thresholds", "near_similarity"):
+        assert report[key] == manifest[key], key
+    assert NEVER not in manifest["near_thresholds"].values()
 
 
 def test_the_same_seed_gives_the_same_file_and_another_seed_another_model(
