@@ -35,9 +35,10 @@ from classify_eval import (  # beside this file
     fit_on,
     leave_one_source_out,
     load_corpora,
+    without_source,
 )
 
-from maild.classify.evaluate import figures
+from maild.classify.evaluate import EvaluationReport, figures
 from maild.classify.fit import FitConfig
 from maild.classify.message import LABELS
 from maild.classify.model import decide
@@ -72,6 +73,20 @@ def oracle(proba: Any, y: Any, budget: float = _FPR_BUDGET) -> tuple[Any, float]
     return chosen, best
 
 
+def against_oracle(
+    name: str, own: EvaluationReport, proba: Any, y: Any
+) -> tuple[Any, EvaluationReport]:
+    """Print ``own`` figures beside the oracle's; return the oracle's thresholds and figures."""
+    thresholds, best = oracle(proba, y)
+    chosen = figures(y, decide(proba, thresholds))
+    print(f"  {name}: macro-F1 {own.macro_f1:.4f}, ham FPR {own.ham_fpr:.3%}")
+    print(
+        f"  oracle thresholds {np.round(thresholds[1:], 3)}: "
+        f"macro-F1 {best:.4f}, ham FPR {chosen.ham_fpr:.3%}"
+    )
+    return thresholds, chosen
+
+
 def flagged_ham(proba: Any, y: Any, thresholds: Any) -> str:
     ham = y == 0
     flagged = int((decide(proba[ham], thresholds) != 0).sum())
@@ -80,16 +95,7 @@ def flagged_ham(proba: Any, y: Any, thresholds: Any) -> str:
 
 def held_out_sources(data: Corpora, thresholds: Any) -> None:
     for family in _HELD_OUT:
-        held = np.array([s.startswith(family) for s in data.src.tolist()]) & data.ship
-        model = fit_on(
-            data.x,
-            data.y,
-            data.src,
-            data.groups,
-            data.guard,
-            data.ship & ~held,
-            FitConfig(seed=0, folds=3),
-        )
+        model, held = without_source(data, family)
         proba = model.calibrate(model.raw_scores(data.x[held]))
         y = data.y[held]
         print(
@@ -103,16 +109,8 @@ def unseen_sources(data: Corpora) -> None:
     pooled, proba = leave_one_source_out(data)
     done = pooled >= 0
     own = figures(data.y[done], pooled[done])
-    thresholds, best = oracle(proba[done], data.y[done])
-    chosen = figures(data.y[done], decide(proba[done], thresholds))
-    print(
-        f"sources never trained on (leave-one-source-out, pooled), each fit's thresholds: "
-        f"macro-F1 {own.macro_f1:.4f}, ham FPR {own.ham_fpr:.3%}"
-    )
-    print(
-        f"sources never trained on, oracle thresholds {np.round(thresholds[1:], 3)}: "
-        f"macro-F1 {best:.4f}, ham FPR {chosen.ham_fpr:.3%}"
-    )
+    print("sources never trained on (leave-one-source-out, pooled):")
+    _t, chosen = against_oracle("each fit's thresholds", own, proba[done], data.y[done])
     for label, row in chosen.per_label.items():
         print(f"  {label:<14} P={row['precision']:.3f} R={row['recall']:.3f} F1={row['f1']:.3f}")
     for budget in _LOOSER:
@@ -154,20 +152,13 @@ def main() -> None:
     args.out.mkdir(parents=True, exist_ok=True)
     data = load_corpora(args.corpora, args.out)
     train = data.ship & ~data.test
-    model = fit_on(data.x, data.y, data.src, data.groups, data.guard, train, FitConfig(seed=0))
+    model = fit_on(data, train, FitConfig(seed=0))
     proba = model.calibrate(model.raw_scores(data.x))
     split = data.ship & data.test & data.guard
     own = figures(data.y[split], decide(proba[split], model.thresholds))
-    thresholds, best = oracle(proba[split], data.y[split])
-    chosen = figures(data.y[split], decide(proba[split], thresholds))
-    print(
-        f"split, recipe's thresholds {np.round(model.thresholds[1:], 3)}: "
-        f"macro-F1 {own.macro_f1:.4f}, ham FPR {own.ham_fpr:.3%}"
-    )
-    print(
-        f"split, oracle thresholds {np.round(thresholds[1:], 3)}: "
-        f"macro-F1 {best:.4f}, ham FPR {chosen.ham_fpr:.3%}"
-    )
+    print("split:")
+    recipe = f"recipe's thresholds {np.round(model.thresholds[1:], 3)}"
+    thresholds, _chosen = against_oracle(recipe, own, proba[split], data.y[split])
     print("ham of sources never trained on, flagged (recipe's thresholds | oracle's):")
     sources = data.src.tolist()
     never_trained = data.test | ~data.ship  # as classify_eval.py reports them

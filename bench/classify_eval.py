@@ -114,34 +114,36 @@ def per_source(y: IntArray, pred: IntArray, src: np.ndarray[Any, Any], mask: Any
     return out
 
 
-def fit_on(
-    x: Any, y: IntArray, src: Any, groups: Any, guard: Any, mask: Any, cfg: FitConfig
-) -> Classifier:
+def fit_on(data: Corpora, mask: Any, cfg: FitConfig) -> Classifier:
+    """The recipe fitted on the rows of ``mask``."""
     model, _ = fit_classifier(
-        x[mask], y[mask], list(src[mask]), list(groups[mask]), cfg, None, guard[mask]
+        data.x[mask],
+        data.y[mask],
+        list(data.src[mask]),
+        list(data.groups[mask]),
+        cfg,
+        None,
+        data.guard[mask],
     )
     return model
+
+
+def without_source(data: Corpora, family: str) -> tuple[Classifier, Any]:
+    """A fit on every licence-clean source but ``family`` (with three source folds, as
+    for leave-one-source-out), and the licence-clean rows of ``family``."""
+    held = np.array([s.startswith(family) for s in data.src.tolist()]) & data.ship
+    return fit_on(data, data.ship & ~held, FitConfig(seed=0, folds=3)), held
 
 
 def leave_one_source_out(data: Corpora) -> tuple[IntArray, Any]:
     """Labels and calibrated probabilities of every licence-clean row of the
     :data:`LOSO_FAMILIES`, each from a model fitted without that row's source
     (-1 and zeros for the rows of no family)."""
-    sources = data.src.tolist()
     pooled = np.full(len(data.y), -1)
     proba = np.zeros((len(data.y), len(LABELS)))
     for fam in LOSO_FAMILIES:
-        held = np.array([s.startswith(fam) for s in sources]) & data.ship
         t = time.perf_counter()
-        m = fit_on(
-            data.x,
-            data.y,
-            data.src,
-            data.groups,
-            data.guard,
-            data.ship & ~held,
-            FitConfig(seed=0, folds=3),
-        )
+        m, held = without_source(data, fam)
         proba[held] = m.calibrate(m.raw_scores(data.x[held]))
         pooled[held] = m.decide(data.x[held], proba[held])
         print(f"  LOSO {fam}: fit {time.perf_counter() - t:.0f}s")
@@ -180,14 +182,14 @@ def main() -> None:
 
     t0 = time.perf_counter()
     data = load_corpora(args.corpora, args.out)
-    examples, x, y, src, groups = data.examples, data.x, data.y, data.src, data.groups
+    examples, x, y, src = data.examples, data.x, data.y, data.src
     ship, guard, test = data.ship, data.guard, data.test
     print(f"loaded+featurized {len(examples)} messages in {time.perf_counter() - t0:.0f}s")
     cfg = FitConfig(seed=0)
 
     # 1. shipped model, held-out split
     t = time.perf_counter()
-    shipped = fit_on(x, y, src, groups, guard, ship & ~test, cfg)
+    shipped = fit_on(data, ship & ~test, cfg)
     print(
         f"shipped-split fit {time.perf_counter() - t:.0f}s "
         f"thresholds={np.round(shipped.thresholds, 4)}"
@@ -211,7 +213,7 @@ def main() -> None:
     line("SHIPPED model on all restricted sets", rep_r)
 
     # 3b. local model with restricted data, same split
-    local = fit_on(x, y, src, groups, guard, ~test, cfg)
+    local = fit_on(data, ~test, cfg)
     pred_l = local.decide(x, local.calibrate(local.raw_scores(x)))
     rep_l = figures(y[test & guard], pred_l[test & guard])
     line("LOCAL model (all sets incl. restricted), held-out split of everything", rep_l)
