@@ -56,7 +56,7 @@ from maild.classify.exemplars import NEAR_LABELS, build_exemplars
 from maild.classify.features import STRUCT_NAMES
 from maild.classify.message import LABELS
 from maild.classify.model import NEVER, Classifier, FloatArray, decide, lowered, mostly_chinese
-from maild.classify.vectorize import damped, reweigh, select_rows, term_weights
+from maild.classify.vectorize import damp, reweigh, select_rows, term_weights
 from maild.errors import MaildError
 
 log = logging.getLogger(__name__)
@@ -443,8 +443,7 @@ def fit_classifier(
     x = reweigh(x, idf, n_hash)
     # The linear model reads the word shares of short messages damped; the known
     # campaigns compare the text part only.
-    linear = x.copy()
-    linear.data = damped(x, x.data, n_hash, cfg.length_prior)
+    linear = damp(x, n_hash, cfg.length_prior)
     w = sample_weights(y, sources, cfg.source_power)
     families = [family_of(s) for s in sources]
     if cfg.by_source:

@@ -17,6 +17,7 @@ __all__ = [
     "STRUCT_WEIGHT",
     "FeatureRows",
     "SparseRows",
+    "damp",
     "damped",
     "feature_rows",
     "hashed_columns",
@@ -272,6 +273,13 @@ def damped(matrix: SparseRows, values: FloatArray, n_hash: int, prior: float) ->
     out = np.array(values, dtype=np.float64)
     out[shares] *= scale[rows[shares]]
     return out
+
+
+def damp(matrix: sp.csr_matrix, n_hash: int, prior: float) -> sp.csr_matrix:
+    """:func:`damped` as a new scipy matrix, for training; it shares ``matrix``'s column
+    indices and row pointers, so only the values are new."""
+    values = damped(matrix, matrix.data, n_hash, prior)
+    return type(matrix)((values, matrix.indices, matrix.indptr), shape=matrix.shape)
 
 
 def reweigh(matrix: sp.csr_matrix, idf: npt.NDArray[np.float32], n_hash: int) -> sp.csr_matrix:
