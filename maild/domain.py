@@ -166,7 +166,9 @@ class Verdict:
     the lower thresholds for messages close to a known spam or phishing campaign
     (:mod:`maild.classify.exemplars`), which is why such a label can carry a score
     below the usual threshold; None where that was not recorded (classified before it
-    was).
+    was). Whether flagged mail is spam or fraud is decided by a second model that reads
+    the words (:func:`maild.classify.model.arbitrate`), so a message labelled fraud can
+    score higher as spam, and the other way round.
     """
 
     label: str

@@ -24,6 +24,11 @@ Deterministic for a given seed. The steps, and why:
 5. **Known campaigns** (:mod:`maild.classify.exemplars`): each held-out message is
    compared with the spam and phishing of the *other* folds, and for the messages close
    to one, lower thresholds are searched under the same ham budget, the usual ones fixed.
+6. **The arbiter** (:func:`~maild.classify.model.arbitrate`): a second linear model,
+   fitted on spam and fraud alone over the text columns, decides which of the two a
+   message flagged as either is. It is cross-fitted in the same folds and its
+   held-out scores calibrate it (a logistic map to the log-odds of fraud), so that 0
+   means as likely one as the other for a source it has not seen.
 """
 
 from __future__ import annotations
@@ -55,7 +60,15 @@ from maild.classify.corpus import family_of
 from maild.classify.exemplars import NEAR_LABELS, build_exemplars
 from maild.classify.features import STRUCT_NAMES
 from maild.classify.message import LABELS
-from maild.classify.model import NEVER, Classifier, FloatArray, decide, lowered, mostly_chinese
+from maild.classify.model import (
+    NEVER,
+    Classifier,
+    FloatArray,
+    arbitrate,
+    decide,
+    lowered,
+    mostly_chinese,
+)
 from maild.classify.vectorize import damp, reweigh, select_rows, term_weights
 from maild.errors import MaildError
 
@@ -138,13 +151,9 @@ def _mask_columns(x: Any, keep: BoolArray) -> Any:
     return out
 
 
-def _fit_linear(
-    x: Any, y: IntArray, w: FloatArray, cfg: FitConfig, families: Sequence[str] | None = None
-) -> SGDClassifier:
-    if families is not None and cfg.min_families > 1:
-        n_text = x.shape[1] - len(STRUCT_NAMES)
-        x = _mask_columns(x, shared_columns(x, families, cfg.min_families, n_text))
-    model = SGDClassifier(
+def _sgd(cfg: FitConfig) -> SGDClassifier:
+    """The linear learner of every fit: averaged SGD on the log loss, a fixed epoch count."""
+    return SGDClassifier(
         loss="log_loss",
         alpha=cfg.alpha,
         max_iter=cfg.epochs,
@@ -153,8 +162,45 @@ def _fit_linear(
         random_state=cfg.seed,
         n_jobs=cfg.n_jobs,
     )
+
+
+def _fit_linear(
+    x: Any, y: IntArray, w: FloatArray, cfg: FitConfig, families: Sequence[str] | None = None
+) -> SGDClassifier:
+    if families is not None and cfg.min_families > 1:
+        n_text = x.shape[1] - len(STRUCT_NAMES)
+        x = _mask_columns(x, shared_columns(x, families, cfg.min_families, n_text))
+    model = _sgd(cfg)
     model.fit(x, y, sample_weight=w)
     return model
+
+
+_SPAM, _FRAUD = LABELS.index("spam"), LABELS.index("fraud")
+
+
+def _junk(y: IntArray, sources: Sequence[str], cfg: FitConfig) -> tuple[IntArray, FloatArray]:
+    """The spam and fraud rows, and their weights as :func:`sample_weights` gives them."""
+    rows = np.flatnonzero((y == _SPAM) | (y == _FRAUD))
+    return rows, sample_weights(y[rows], [sources[i] for i in rows.tolist()], cfg.source_power)
+
+
+def _fit_arbiter(text: Any, y: IntArray, sources: Sequence[str], cfg: FitConfig) -> SGDClassifier:
+    """Spam (0) against fraud (1) on the spam and fraud rows of ``text`` (the matrix
+    with its structure columns removed)."""
+    rows, weights = _junk(y, sources, cfg)
+    model = _sgd(cfg)
+    model.fit(text[rows], (y[rows] == _FRAUD).astype(np.int64), sample_weight=weights)
+    return model
+
+
+def _arbiter_calibration(
+    logits: FloatArray, y: IntArray, sources: Sequence[str], cfg: FitConfig
+) -> tuple[float, float]:
+    """Slope and intercept that map held-out arbiter scores to log-odds of fraud."""
+    rows, weights = _junk(y, sources, cfg)
+    cal = LogisticRegression(C=10.0, max_iter=1000)
+    cal.fit(logits[rows, np.newaxis], y[rows] == _FRAUD, sample_weight=weights)
+    return float(cal.coef_[0, 0]), float(cal.intercept_[0])
 
 
 def _raw(model: SGDClassifier, x: Any, n_labels: int) -> FloatArray:
@@ -450,13 +496,17 @@ def fit_classifier(
         folds = source_folds(y, sources, groups, cfg.folds, cfg.seed)
     else:
         folds = _folds(groups, cfg.folds, cfg.seed)
-    oof = np.zeros((len(y), n_labels))
+    text = _mask_columns(linear, np.arange(x.shape[1]) < n_hash)
+    oof, oof_arbiter = np.zeros((len(y), n_labels)), np.zeros(len(y))
     for f in range(cfg.folds):
         say(f"cross-fit fold {f + 1}/{cfg.folds}")
         train, test = folds != f, folds == f
         fams = [f for f, keep in zip(families, train.tolist(), strict=True) if keep]
         model = _fit_linear(linear[train], y[train], w[train], cfg, fams)
         oof[test] = _raw(model, linear[test], n_labels)
+        kept = np.flatnonzero(train)
+        arbiter = _fit_arbiter(text[kept], y[kept], [sources[i] for i in kept.tolist()], cfg)
+        oof_arbiter[test] = arbiter.decision_function(text[test])
     say("calibration and thresholds")
     cal = LogisticRegression(C=10.0, max_iter=1000)
     cal.fit(oof, y)
@@ -470,9 +520,13 @@ def fit_classifier(
     intercept = np.full(n_labels, -10.0)
     coef[final.classes_] = final.coef_
     intercept[final.classes_] = final.intercept_
+    slope, shift = _arbiter_calibration(oof_arbiter, y, sources, cfg)
+    arbiter = _fit_arbiter(text, y, sources, cfg)
+    arbiter_coef = (slope * arbiter.coef_[0, :n_hash]).astype(np.float32)
+    arbiter_intercept = slope * float(arbiter.intercept_[0]) + shift
     model = Classifier(LABELS, coef, intercept, cal_coef, cal_int, np.zeros(n_labels), 0)
     proba = model.calibrate(oof)
-    del linear
+    del linear, text
     guard = np.ones(len(y), dtype=bool) if guarded is None else guarded
     ham_w = ham_weights(y, sources, guard)
     thresholds = choose_thresholds(proba, y, cfg.max_ham_fpr, guard, ham_w)
@@ -500,5 +554,8 @@ def fit_classifier(
         near_t,
         similarity,
         cfg.length_prior,
+        arbiter_coef,
+        arbiter_intercept,
     )
-    return model, decide(proba, lowered(base, sims >= similarity, near_t))
+    chosen = decide(proba, lowered(base, sims >= similarity, near_t))
+    return model, arbitrate(chosen, slope * oof_arbiter + shift)

@@ -22,7 +22,8 @@ CAMPAIGN = MessageText(
 
 def with_campaign(model: Classifier, near: float) -> Classifier:
     """``model`` with usual thresholds nothing reaches and one known spam campaign,
-    :data:`CAMPAIGN` itself, judged at ``near``."""
+    :data:`CAMPAIGN` itself, judged at ``near``; without its arbiter, so that a label
+    from the campaign stays the campaign's (a customs-fee demand reads as phishing)."""
     matrix = feature_rows([CAMPAIGN], model.n_hash)
     values = reweighed(matrix, model.idf, model.n_hash)
     exemplars = build_exemplars(matrix, values, np.array([LABELS.index("spam")]), model.n_hash)
@@ -35,4 +36,5 @@ def with_campaign(model: Classifier, near: float) -> Classifier:
         exemplars=exemplars,
         near_thresholds=near_t,
         near_similarity=0.5,
+        arbiter_coef=np.zeros(0, dtype=np.float32),
     )

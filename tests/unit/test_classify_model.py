@@ -11,12 +11,20 @@ from pathlib import Path
 import numpy as np
 import pytest
 
-from maild.classify.artifact import ModelError
+from maild.classify.artifact import ModelError, write_artifact
 from maild.classify.evaluate import evaluate
 from maild.classify.fit import FitConfig
 from maild.classify.message import LABELS, MessageText
-from maild.classify.model import Classifier, decide, load_model, save_model
+from maild.classify.model import (
+    Classifier,
+    arbiter_logits,
+    arbitrate,
+    decide,
+    load_model,
+    save_model,
+)
 from maild.classify.train import TrainReport, train
+from maild.classify.vectorize import feature_rows, reweighed
 
 DATA = Path(__file__).parents[1] / "data" / "classify"
 FILES = [DATA / "messages.jsonl", DATA / "raw.jsonl.gz"]
@@ -154,6 +162,68 @@ def test_below_threshold_a_message_stays_ham_and_keeps_its_score(model: Classifi
     assert held.label == "ham"
     assert held.scores == free.scores
     assert held.scores["spam"] > held.scores["ham"]
+
+
+def test_the_arbiter_says_whether_flagged_mail_is_spam_or_fraud(model: Classifier) -> None:
+    messages = [
+        MessageText(
+            body="Cheap replica watches and free casino bonus, click here, limited offer!!!"
+        ),
+        MessageText(body="Verify your account password within 24 hours or it will be suspended."),
+        MessageText(body="Where is my parcel? Order 8812 has not arrived and tracking is stuck."),
+        MessageText(body="You stupid idiot, your lamp is garbage, shut up and go to hell."),
+    ]
+    # The tiny model never flags abuse in English; here every label flags at 0.5.
+    flagging = replace(model, thresholds=np.array([0.0, 0.5, 0.5, 0.5]))
+    as_trained = flagging.predict(messages)
+    assert [v.label for v in as_trained] == ["spam", "fraud", "ham", "inappropriate"]
+    for bias, junk in ((50.0, "fraud"), (-50.0, "spam")):
+        swayed = replace(flagging, arbiter_intercept=bias).predict(messages)
+        assert [v.label for v in swayed] == [junk, junk, "ham", "inappropriate"]
+        assert [v.scores for v in swayed] == [v.scores for v in as_trained]
+
+
+def test_the_arbiter_reads_the_words_of_phishing_without_links(model: Classifier) -> None:
+    texts = [
+        "Your account is suspended. Verify your password and bank card within 24 hours.",
+        "Cheap deals!!! Buy now, limited offer, free casino bonus, unsubscribe anytime.",
+    ]
+    rows = feature_rows([MessageText(body=t) for t in texts], model.n_hash)
+    values = reweighed(rows, model.idf, model.n_hash)
+    fraud, spam = arbiter_logits(rows, values, model.arbiter_coef, model.arbiter_intercept)
+    assert fraud > 0.0 > spam
+
+
+def test_without_an_arbiter_flagged_mail_takes_its_likelier_label() -> None:
+    chosen = np.array([0, 1, 2, 3, 1, 2])
+    logits = np.array([5.0, 5.0, -5.0, 5.0, -5.0, 5.0])
+    assert arbitrate(chosen, logits).tolist() == [0, 2, 1, 3, 1, 2]
+
+
+def test_a_model_file_with_half_an_arbiter_is_refused(
+    trained: tuple[Path, TrainReport], tmp_path: Path
+) -> None:
+    with np.load(trained[0], allow_pickle=False) as npz:
+        arrays = {name: npz[name] for name in npz.files if name != "arbiter_intercept"}
+    manifest = json.loads(arrays.pop("manifest").tobytes())
+    write_artifact(tmp_path / "half.npz", manifest, arrays)
+    with pytest.raises(ModelError, match="expected arrays"):
+        load_model(tmp_path / "half.npz")
+
+
+def test_a_model_file_from_before_the_arbiter_labels_by_the_likelier_score(
+    trained: tuple[Path, TrainReport], model: Classifier, tmp_path: Path
+) -> None:
+    with np.load(trained[0], allow_pickle=False) as npz:
+        arrays = {name: npz[name] for name in npz.files if not name.startswith("arbiter_")}
+    manifest = json.loads(arrays.pop("manifest").tobytes())
+    write_artifact(tmp_path / "old.npz", manifest, arrays)
+    old = load_model(tmp_path / "old.npz")
+    assert not len(old.arbiter_coef)
+    spam = MessageText(body="Cheap replica watches and free casino bonus, click here!!!")
+    swayed = replace(model, arbiter_intercept=50.0)
+    assert swayed.predict([spam])[0].label == "fraud"
+    assert replace(old, arbiter_intercept=50.0).predict([spam])[0].label == "spam"
 
 
 def test_decide_picks_the_likeliest_label_over_its_threshold() -> None:

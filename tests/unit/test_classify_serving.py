@@ -18,7 +18,7 @@ from maild.classify.corpus import load_examples
 from maild.classify.default import DEFAULT_MODEL
 from maild.classify.features import DENSITY_NAMES, STRUCT_NAMES, featurize_counts
 from maild.classify.message import Link, MessageText
-from maild.classify.model import Classifier, decide, load_model
+from maild.classify.model import Classifier, arbitrate, decide, load_model
 from maild.classify.vectorize import STRUCT_WEIGHT, damped, feature_rows, hashed_columns, reweighed
 
 ROOT = Path(__file__).parents[2]
@@ -45,8 +45,9 @@ def messages() -> list[MessageText]:
     return [ex.message for ex in examples] + extra
 
 
-def _reference_proba(model: Classifier, messages: list[MessageText]) -> np.ndarray:
-    """Probabilities computed the way scikit-learn and scipy computed them before."""
+def _reference(model: Classifier, messages: list[MessageText]) -> tuple[np.ndarray, np.ndarray]:
+    """Probabilities, and the arbiter's log-odds of fraud, computed the way scikit-learn
+    and scipy computed them before."""
     done = [featurize_counts(m) for m in messages]
     hasher = FeatureHasher(n_features=model.n_hash, input_type="dict", alternate_sign=False)
     text = hasher.transform(counts for counts, _struct in done).tocsr()
@@ -62,8 +63,8 @@ def _reference_proba(model: Classifier, messages: list[MessageText]) -> np.ndarr
     raw = matrix @ model.coef.T.astype(np.float64) + model.intercept
     z = raw @ model.cal_coef.T + model.cal_intercept
     e = np.exp(z - z.max(axis=1, keepdims=True))
-    out: np.ndarray = e / e.sum(axis=1, keepdims=True)
-    return out
+    logits = text @ model.arbiter_coef.astype(np.float64) + model.arbiter_intercept
+    return e / e.sum(axis=1, keepdims=True), logits
 
 
 def test_tokens_hash_to_the_columns_scikit_learn_gives_them(messages: list[MessageText]) -> None:
@@ -97,15 +98,17 @@ def test_serving_scores_match_the_scipy_matrix_product(
     messages: list[MessageText], shipped: Classifier
 ) -> None:
     assert shipped.length_prior > 0
-    want = _reference_proba(shipped, messages)
+    want, logits = _reference(shipped, messages)
     got = shipped.proba(messages)
     np.testing.assert_allclose(got, want, rtol=1e-9, atol=1e-12)
     cjk = np.array([featurize_counts(m)[1][0] >= 0.2 for m in messages])
     thresholds = np.where(cjk[:, np.newaxis], shipped.cjk_thresholds, shipped.thresholds)
-    labels = [shipped.labels[k] for k in decide(want, thresholds)]
+    chosen = decide(want, thresholds)
+    labels = [shipped.labels[k] for k in arbitrate(chosen, logits)]
     predictions = shipped.predict(messages)
     assert [p.label for p in predictions] == labels
     assert cjk.any() and len(set(labels)) > 1
+    assert (arbitrate(chosen, logits) != chosen).any(), "no message here tests the arbiter"
     for prediction, row in zip(predictions, got, strict=True):
         assert prediction.scores == dict(zip(shipped.labels, map(float, row), strict=True))
         assert all(type(score) is float for score in prediction.scores.values())
