@@ -184,13 +184,19 @@ def _junk(y: IntArray, sources: Sequence[str], cfg: FitConfig) -> tuple[IntArray
     return rows, sample_weights(y[rows], [sources[i] for i in rows.tolist()], cfg.source_power)
 
 
-def _fit_arbiter(text: Any, y: IntArray, sources: Sequence[str], cfg: FitConfig) -> SGDClassifier:
-    """Spam (0) against fraud (1) on the spam and fraud rows of ``text`` (the matrix
-    with its structure columns removed)."""
+def _arbiter_weights(
+    text: Any, y: IntArray, sources: Sequence[str], cfg: FitConfig
+) -> tuple[FloatArray, float]:
+    """Weights and intercept of spam (below 0) against fraud (above) fitted on the spam
+    and fraud rows of ``text`` (the matrix with its structure columns removed); zeros,
+    no opinion, when the rows lack one of the two, as a fold of a small corpus can."""
     rows, weights = _junk(y, sources, cfg)
+    fraud = y[rows] == _FRAUD
+    if fraud.all() or not fraud.any():
+        return np.zeros(text.shape[1]), 0.0
     model = _sgd(cfg)
-    model.fit(text[rows], (y[rows] == _FRAUD).astype(np.int64), sample_weight=weights)
-    return model
+    model.fit(text[rows], fraud.astype(np.int64), sample_weight=weights)
+    return model.coef_[0], float(model.intercept_[0])
 
 
 def _arbiter_calibration(
@@ -505,8 +511,10 @@ def fit_classifier(
         model = _fit_linear(linear[train], y[train], w[train], cfg, fams)
         oof[test] = _raw(model, linear[test], n_labels)
         kept = np.flatnonzero(train)
-        arbiter = _fit_arbiter(text[kept], y[kept], [sources[i] for i in kept.tolist()], cfg)
-        oof_arbiter[test] = arbiter.decision_function(text[test])
+        weights, bias = _arbiter_weights(
+            text[kept], y[kept], [sources[i] for i in kept.tolist()], cfg
+        )
+        oof_arbiter[test] = text[test] @ weights + bias
     say("calibration and thresholds")
     cal = LogisticRegression(C=10.0, max_iter=1000)
     cal.fit(oof, y)
@@ -521,9 +529,9 @@ def fit_classifier(
     coef[final.classes_] = final.coef_
     intercept[final.classes_] = final.intercept_
     slope, shift = _arbiter_calibration(oof_arbiter, y, sources, cfg)
-    arbiter = _fit_arbiter(text, y, sources, cfg)
-    arbiter_coef = (slope * arbiter.coef_[0, :n_hash]).astype(np.float32)
-    arbiter_intercept = slope * float(arbiter.intercept_[0]) + shift
+    weights, bias = _arbiter_weights(text, y, sources, cfg)
+    arbiter_coef = (slope * weights[:n_hash]).astype(np.float32)
+    arbiter_intercept = slope * bias + shift
     model = Classifier(LABELS, coef, intercept, cal_coef, cal_int, np.zeros(n_labels), 0)
     proba = model.calibrate(oof)
     del linear, text

@@ -25,6 +25,7 @@ from maild.classify.model import (
 )
 from maild.classify.train import TrainReport, train
 from maild.classify.vectorize import feature_rows, reweighed
+from tests.support.tiny_corpus import records, write_jsonl
 
 DATA = Path(__file__).parents[1] / "data" / "classify"
 FILES = [DATA / "messages.jsonl", DATA / "raw.jsonl.gz"]
@@ -192,6 +193,17 @@ def test_the_arbiter_reads_the_words_of_phishing_without_links(model: Classifier
     values = reweighed(rows, model.idf, model.n_hash)
     fraud, spam = arbiter_logits(rows, values, model.arbiter_coef, model.arbiter_intercept)
     assert fraud > 0.0 > spam
+
+
+def test_a_corpus_whose_fraud_one_fold_holds_alone_still_trains(tmp_path: Path) -> None:
+    # One phishing message, three folds: the fold that holds it out has spam but no
+    # fraud to fit the arbiter on.
+    rows = [r for r in records() if r["label"] != "fraud" or r["id"] == "tiny:fraud:en:0"]
+    path = write_jsonl(tmp_path / "few-fraud.jsonl", rows)
+    report = train([path], tmp_path / "m.npz", seed=7, config=CONFIG)
+    assert report.per_label["fraud"] == 1
+    model = load_model(tmp_path / "m.npz")
+    assert model.arbiter_coef.any()
 
 
 def test_without_an_arbiter_flagged_mail_takes_its_likelier_label() -> None:
