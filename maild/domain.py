@@ -5,6 +5,7 @@ pass them around and tests can build them by hand.
 """
 
 __all__ = [
+    "ARBITER_NOTES",
     "CAMPAIGN_NOTE",
     "AttachmentInfo",
     "ConversationFacts",
@@ -154,6 +155,9 @@ class ConversationFacts:
 #: Why a label can come with a score below the usual threshold; ``maild classify`` and
 #: ``maild show`` say it in these words.
 CAMPAIGN_NOTE = "close to a known spam or phishing campaign"
+#: Why a spam or fraud label can come with a lower score than the other of the two
+#: (see :attr:`Verdict.reasons`), in the words ``maild classify`` and ``maild show`` use.
+ARBITER_NOTES = {"fraud": "its words read as phishing", "spam": "its words read as spam"}
 
 
 @dataclass(frozen=True, slots=True)
@@ -175,6 +179,16 @@ class Verdict:
     scores: Mapping[str, float] = field(default_factory=dict, hash=False)
     model_version: str = ""
     known_campaign: bool | None = None
+
+    @property
+    def reasons(self) -> tuple[str, ...]:
+        """What a reader needs to see beside a label whose score does not explain it: a
+        known campaign, or an arbiter that chose spam or fraud against the scores."""
+        out = [CAMPAIGN_NOTE] if self.known_campaign else []
+        other = {"spam": "fraud", "fraud": "spam"}.get(self.label)
+        if other and self.scores.get(self.label, 0.0) < self.scores.get(other, 0.0):
+            out.append(ARBITER_NOTES[self.label])
+        return tuple(out)
 
     def as_dict(self) -> dict[str, object]:
         """JSON-ready form for ``maild classify --json`` and ``maild show --json``."""

@@ -19,7 +19,7 @@ from collections.abc import Mapping, Sequence
 from datetime import datetime, timedelta
 from typing import Any
 
-from maild.domain import CAMPAIGN_NOTE, Verdict
+from maild.domain import Verdict
 from maild.report import iso
 from maild.sla.state import SlaState
 from maild.store.thread_views import ShownMessage, ThreadRow
@@ -92,14 +92,14 @@ def _packages(messages: Sequence[ShownMessage]) -> tuple[SubOrderStatus, ...]:
 def _verdict_line(verdict: Verdict | None) -> list[str]:
     """Why the classifier labelled a message, under its header; nothing for ham.
 
-    A label reached through a known campaign can carry a low score, so the reason is
-    said with it: a seller deciding whether to unflag needs both.
+    A label reached through a known campaign or chosen by the arbiter can carry a low
+    score, so the reason is said with it: a seller deciding whether to unflag needs both.
     """
     if verdict is None or verdict.label == "ham":
         return []
     score = verdict.scores.get(verdict.label)
     shown = "" if score is None else f" {score:.4f}"
-    why = f", {CAMPAIGN_NOTE}" if verdict.known_campaign else ""
+    why = "".join(f", {reason}" for reason in verdict.reasons)
     return [f"   classifier: {verdict.label}{shown}{why} (model {verdict.model_version})"]
 
 

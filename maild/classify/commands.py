@@ -24,7 +24,6 @@ from collections.abc import Callable
 from pathlib import Path
 from typing import TYPE_CHECKING
 
-from maild.domain import CAMPAIGN_NOTE
 from maild.errors import MaildError
 
 if TYPE_CHECKING:
@@ -200,7 +199,7 @@ def _classify(args: argparse.Namespace) -> int:
         print(json.dumps(prediction.as_dict(), indent=2))
     else:
         scores = "  ".join(f"{label} {p:.4f}" for label, p in prediction.scores.items())
-        why = f" ({CAMPAIGN_NOTE})" if prediction.known_campaign else ""
+        why = f" ({'; '.join(prediction.reasons)})" if prediction.reasons else ""
         print(
             f"label   {prediction.label}{why}\nscores  {scores}\nmodel   {prediction.model_version}"
         )

@@ -13,6 +13,7 @@ import io
 import json
 import subprocess
 import sys
+from dataclasses import replace
 from pathlib import Path
 
 import numpy as np
@@ -20,7 +21,7 @@ import pytest
 
 from maild.classify import default
 from maild.classify.message import LABELS
-from maild.classify.model import NEVER, load_model
+from maild.classify.model import NEVER, load_model, save_model
 from maild.cli import EX_PROBLEMS, EX_USAGE, main
 from tests.support.tiny_corpus import records, write_jsonl
 
@@ -148,6 +149,19 @@ def test_classify_reads_standard_input(
     assert lines[0].split() == ["label", "fraud"]
     assert lines[1].startswith("scores  ham ")
     assert lines[2].split() == ["model", load_model(model).version]
+
+
+def test_classify_says_when_the_arbiter_chose_against_the_scores(
+    model: Path, tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    eml = tmp_path / "phish.eml"
+    eml.write_bytes(PHISHING)
+    swayed = tmp_path / "reads-spam.npz"
+    save_model(replace(load_model(model), arbiter_intercept=-50.0), swayed)
+
+    assert main(["classify", str(eml), "--model", str(swayed)]) == 0
+
+    assert capsys.readouterr().out.splitlines()[0] == "label   spam (its words read as spam)"
 
 
 def test_the_shipped_model_is_the_default(

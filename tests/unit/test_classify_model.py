@@ -25,6 +25,7 @@ from maild.classify.model import (
 )
 from maild.classify.train import TrainReport, train
 from maild.classify.vectorize import feature_rows, reweighed
+from maild.domain import Verdict
 from tests.support.tiny_corpus import records, write_jsonl
 
 DATA = Path(__file__).parents[1] / "data" / "classify"
@@ -204,6 +205,30 @@ def test_a_corpus_whose_fraud_one_fold_holds_alone_still_trains(tmp_path: Path) 
     assert report.per_label["fraud"] == 1
     model = load_model(tmp_path / "m.npz")
     assert model.arbiter_coef.any()
+
+
+@pytest.mark.parametrize(
+    ("label", "spam", "fraud", "campaign", "reasons"),
+    [
+        ("fraud", 0.7, 0.2, False, ("its words read as phishing",)),
+        ("spam", 0.2, 0.7, False, ("its words read as spam",)),
+        ("fraud", 0.2, 0.7, False, ()),
+        ("spam", 0.15, 0.05, True, ("close to a known spam or phishing campaign",)),
+        (
+            "fraud",
+            0.15,
+            0.05,
+            True,
+            ("close to a known spam or phishing campaign", "its words read as phishing"),
+        ),
+        ("inappropriate", 0.3, 0.2, False, ()),
+    ],
+)
+def test_a_label_its_scores_do_not_explain_comes_with_the_reason(
+    label: str, spam: float, fraud: float, campaign: bool, reasons: tuple[str, ...]
+) -> None:
+    scores = {"ham": 0.1, "spam": spam, "fraud": fraud, "inappropriate": 1.0 - spam - fraud}
+    assert Verdict(label, scores, "v", known_campaign=campaign).reasons == reasons
 
 
 def test_without_an_arbiter_flagged_mail_takes_its_likelier_label() -> None:
