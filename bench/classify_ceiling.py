@@ -21,6 +21,9 @@ budget). It prints, in this order:
   looser ham budgets (1% to 10%); then the bound that confusion between the non-ham
   labels puts on macro-F1 at any thresholds.
 
+Every label here is the model's: thresholds flag, and the arbiter says whether what is
+flagged as spam or fraud is spam or fraud.
+
 The split's thresholds here are one set for all messages (the shipped model's stricter
 thresholds for mostly-Chinese messages are left out on both sides).
 """
@@ -35,13 +38,14 @@ from classify_eval import (  # beside this file
     fit_on,
     leave_one_source_out,
     load_corpora,
+    scored,
     without_source,
 )
 
 from maild.classify.evaluate import EvaluationReport, figures
 from maild.classify.fit import FitConfig
 from maild.classify.message import LABELS
-from maild.classify.model import decide
+from maild.classify.model import arbitrate, decide
 
 _FPR_BUDGET = 0.005
 _UNSEEN = (
@@ -54,7 +58,12 @@ _LOOSER = (0.01, 0.02, 0.05, 0.10)
 _HELD_OUT = ("spamassassin", "enron-spam", "bitext")
 
 
-def oracle(proba: Any, y: Any, budget: float = _FPR_BUDGET) -> tuple[Any, float]:
+def labelled(proba: Any, logits: Any, thresholds: Any) -> Any:
+    """The model's labels at ``thresholds``: flagged by them, spam or fraud by the arbiter."""
+    return arbitrate(decide(proba, thresholds), logits)
+
+
+def oracle(proba: Any, logits: Any, y: Any, budget: float = _FPR_BUDGET) -> tuple[Any, float]:
     """Thresholds (ham's first, unused) with the best macro-F1 within the ham budget."""
     grid = np.unique(
         np.concatenate(
@@ -67,18 +76,18 @@ def oracle(proba: Any, y: Any, budget: float = _FPR_BUDGET) -> tuple[Any, float]
             for value in grid:
                 trial = chosen.copy()
                 trial[label] = value
-                report = figures(y, decide(proba, trial))
+                report = figures(y, labelled(proba, logits, trial))
                 if report.ham_fpr <= budget and report.macro_f1 > best:
                     best, chosen = report.macro_f1, trial
     return chosen, best
 
 
 def against_oracle(
-    name: str, own: EvaluationReport, proba: Any, y: Any
+    name: str, own: EvaluationReport, proba: Any, logits: Any, y: Any
 ) -> tuple[Any, EvaluationReport]:
     """Print ``own`` figures beside the oracle's; return the oracle's thresholds and figures."""
-    thresholds, best = oracle(proba, y)
-    chosen = figures(y, decide(proba, thresholds))
+    thresholds, best = oracle(proba, logits, y)
+    chosen = figures(y, labelled(proba, logits, thresholds))
     print(f"  {name}: macro-F1 {own.macro_f1:.4f}, ham FPR {own.ham_fpr:.3%}")
     print(
         f"  oracle thresholds {np.round(thresholds[1:], 3)}: "
@@ -106,31 +115,34 @@ def held_out_sources(data: Corpora, thresholds: Any) -> None:
 
 
 def unseen_sources(data: Corpora) -> None:
-    pooled, proba = leave_one_source_out(data)
+    pooled, proba, logits = leave_one_source_out(data)
     done = pooled >= 0
     own = figures(data.y[done], pooled[done])
     print("sources never trained on (leave-one-source-out, pooled):")
-    _t, chosen = against_oracle("each fit's thresholds", own, proba[done], data.y[done])
+    _t, chosen = against_oracle(
+        "each fit's thresholds", own, proba[done], logits[done], data.y[done]
+    )
     for label, row in chosen.per_label.items():
         print(f"  {label:<14} P={row['precision']:.3f} R={row['recall']:.3f} F1={row['f1']:.3f}")
     for budget in _LOOSER:
-        _t, looser = oracle(proba[done], data.y[done], budget)
+        _t, looser = oracle(proba[done], logits[done], data.y[done], budget)
         print(f"  oracle with ham FPR <= {budget:.1%}: macro-F1 {looser:.4f}")
-    label_bound(proba[done], data.y[done], data.src[done])
+    label_bound(proba[done], logits[done], data.y[done], data.src[done])
 
 
-def label_bound(proba: Any, y: Any, src: Any) -> None:
+def label_bound(proba: Any, logits: Any, y: Any, src: Any) -> None:
     """Thresholds only decide *whether* a message is flagged; which non-ham label it
-    gets is its likeliest one. So the share of each label's messages whose likeliest
-    non-ham label is their own bounds that label's recall at any thresholds, and with
-    ham and precision perfect, macro-F1 at most reaches the mean of those F1s."""
-    likeliest = proba[:, 1:].argmax(axis=1) + 1
+    gets is its likeliest one, and the arbiter's choice where that is spam or fraud. So
+    the share of each label's messages that would get their own label that way bounds
+    that label's recall at any thresholds, and with ham and precision perfect,
+    macro-F1 at most reaches the mean of those F1s."""
+    likeliest = arbitrate(proba[:, 1:].argmax(axis=1) + 1, logits)
     bounds = [1.0]
     for label in (1, 2, 3):
         rows = y == label
         recall = float((likeliest[rows] == label).mean())
         bounds.append(2 * recall / (1 + recall))
-        print(f"  {LABELS[label]}: {recall:.1%} have it as their likeliest non-ham label")
+        print(f"  {LABELS[label]}: {recall:.1%} would be labelled {LABELS[label]} if flagged")
         for source in sorted(set(src[rows].tolist())):
             here = rows & (src == source)
             share = float((likeliest[here] == label).mean())
@@ -153,12 +165,12 @@ def main() -> None:
     data = load_corpora(args.corpora, args.out)
     train = data.ship & ~data.test
     model = fit_on(data, train, FitConfig(seed=0))
-    proba = model.calibrate(model.raw_scores(data.x))
+    proba, logits = scored(model, data.x)
     split = data.ship & data.test & data.guard
-    own = figures(data.y[split], decide(proba[split], model.thresholds))
+    own = figures(data.y[split], labelled(proba[split], logits[split], model.thresholds))
     print("split:")
     recipe = f"recipe's thresholds {np.round(model.thresholds[1:], 3)}"
-    thresholds, _chosen = against_oracle(recipe, own, proba[split], data.y[split])
+    thresholds, _chosen = against_oracle(recipe, own, proba[split], logits[split], data.y[split])
     print("ham of sources never trained on, flagged (recipe's thresholds | oracle's):")
     sources = data.src.tolist()
     never_trained = data.test | ~data.ship  # as classify_eval.py reports them

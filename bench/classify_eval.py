@@ -32,9 +32,10 @@ from maild.classify.corpus import CONTRAST_SOURCES, Example, is_shippable, load_
 from maild.classify.evaluate import EvaluationReport, figures
 from maild.classify.fit import FitConfig, IntArray, fit_classifier
 from maild.classify.message import LABELS
-from maild.classify.model import Classifier, load_model
+from maild.classify.model import Classifier, arbiter_logits, load_model
 from maild.classify.train import prepare, train
 from maild.classify.upstream import write_contrast_ham
+from maild.classify.vectorize import reweighed
 
 LOSO_FAMILIES = (
     "spamassassin/",
@@ -135,19 +136,27 @@ def without_source(data: Corpora, family: str) -> tuple[Classifier, Any]:
     return fit_on(data, data.ship & ~held, FitConfig(seed=0, folds=3)), held
 
 
-def leave_one_source_out(data: Corpora) -> tuple[IntArray, Any]:
-    """Labels and calibrated probabilities of every licence-clean row of the
-    :data:`LOSO_FAMILIES`, each from a model fitted without that row's source
-    (-1 and zeros for the rows of no family)."""
+def scored(model: Classifier, x: Any) -> tuple[Any, Any]:
+    """Calibrated probabilities and the arbiter's log-odds of fraud for the rows of ``x``."""
+    values = reweighed(x, model.idf, model.n_hash)
+    logits = arbiter_logits(x, values, model.arbiter_coef, model.arbiter_intercept)
+    return model.calibrate(model.raw_scores(x)), logits
+
+
+def leave_one_source_out(data: Corpora) -> tuple[IntArray, Any, Any]:
+    """Labels, calibrated probabilities and the arbiter's log-odds of every
+    licence-clean row of the :data:`LOSO_FAMILIES`, each from a model fitted without
+    that row's source (-1 and zeros for the rows of no family)."""
     pooled = np.full(len(data.y), -1)
     proba = np.zeros((len(data.y), len(LABELS)))
+    logits = np.zeros(len(data.y))
     for fam in LOSO_FAMILIES:
         t = time.perf_counter()
         m, held = without_source(data, fam)
-        proba[held] = m.calibrate(m.raw_scores(data.x[held]))
+        proba[held], logits[held] = scored(m, data.x[held])
         pooled[held] = m.decide(data.x[held], proba[held])
         print(f"  LOSO {fam}: fit {time.perf_counter() - t:.0f}s")
-    return pooled, proba
+    return pooled, proba, logits
 
 
 def speed(model: Classifier, examples: list[Example]) -> dict[str, float]:
@@ -222,7 +231,7 @@ def main() -> None:
 
     # 2. leave one source out
     if not args.quick:
-        pooled, _proba = leave_one_source_out(data)
+        pooled, _proba, _logits = leave_one_source_out(data)
         done = pooled >= 0
         print("== LEAVE-ONE-SOURCE-OUT (each row predicted by a model that never saw its source):")
         results["loso_per_source"] = per_source(y, pooled, src, done)
