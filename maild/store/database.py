@@ -7,6 +7,7 @@ Methods are synchronous (SQLAlchemy sessions); the daemon calls them through
 __all__ = ["MailboxStats", "Stats", "Store"]
 
 import logging
+import time
 from collections.abc import Callable, Collection, Iterable, Iterator, Sequence
 from contextlib import contextmanager
 from dataclasses import dataclass
@@ -15,6 +16,7 @@ from typing import Any, Literal, TypeVar, overload
 
 from sqlalchemy import Engine, func, select
 from sqlalchemy.exc import DBAPIError, IntegrityError, SQLAlchemyError
+from sqlalchemy.pool import QueuePool
 from sqlmodel import Session, col
 from sqlmodel import select as select_rows
 
@@ -38,6 +40,9 @@ from maild.store.thread_views import ShownMessage, ThreadQuery, ThreadRow
 from maild.store.types import RAW_CODEC, decode_raw
 
 log = logging.getLogger(__name__)
+
+#: How long :meth:`Store.close` waits for connections still in use by other threads.
+CLOSE_WAIT_S = 10.0
 
 T = TypeVar("T")
 
@@ -114,6 +119,20 @@ class Store:
         return self._engine
 
     def close(self) -> None:
+        """Close the database's connections, once work in other threads has given back
+        the ones it uses (for at most :data:`CLOSE_WAIT_S`).
+
+        Stopping cancels the tasks that wait for store work in a thread, not the threads:
+        a connection given back after the pool is disposed of would stay open until the
+        garbage collector found it.
+        """
+        pool = self._engine.pool
+        if isinstance(pool, QueuePool):
+            deadline = time.monotonic() + CLOSE_WAIT_S
+            while pool.checkedout() and time.monotonic() < deadline:
+                time.sleep(0.01)
+            if pool.checkedout():
+                log.warning("store closed with connections in use count=%d", pool.checkedout())
         self._engine.dispose()
 
     def run(self, work: Callable[[Session], T]) -> T:

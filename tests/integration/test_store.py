@@ -1,7 +1,10 @@
 """The store keeps every message unaltered and exactly once, on SQLite and PostgreSQL."""
 
+import gc
 import subprocess
 import sys
+import threading
+import time
 import zlib
 from collections.abc import Callable, Iterator
 from datetime import UTC, datetime
@@ -13,7 +16,7 @@ from alembic import command
 from alembic.autogenerate import compare_metadata
 from alembic.runtime.migration import MigrationContext
 from sqlalchemy import create_engine, event, inspect, text
-from sqlmodel import SQLModel
+from sqlmodel import Session, SQLModel
 
 from maild.domain import AttachmentInfo, ParsedMail, ProcessOutcome, RawMessage
 from maild.errors import StoreError
@@ -359,3 +362,25 @@ def test_finding_messages_to_thread_seeks_the_index_instead_of_scanning_threaded
     store.close()
     assert plans
     assert all("INDEX ix_message_thread (thread_id=? AND state=?" in plan for plan in plans), plans
+
+
+def test_closing_waits_for_store_work_a_thread_is_still_doing(database_url: str) -> None:
+    # A stopping daemon cancels the tasks awaiting store work in threads, not the
+    # threads; closing under them left their connections open until garbage collection
+    # (on PostgreSQL, psycopg's "deleted while still open" warning, an error here).
+    store = Store.open(database_url)
+    started, done = threading.Event(), threading.Event()
+
+    def slow(session: Session) -> None:
+        session.execute(text("SELECT 1"))
+        started.set()
+        time.sleep(0.3)
+        done.set()
+
+    worker = threading.Thread(target=store.run, args=(slow,))
+    worker.start()
+    assert started.wait(10)
+    store.close()
+    assert done.is_set()
+    worker.join()
+    gc.collect()
