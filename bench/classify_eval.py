@@ -32,10 +32,9 @@ from maild.classify.corpus import CONTRAST_SOURCES, Example, is_shippable, load_
 from maild.classify.evaluate import EvaluationReport, figures
 from maild.classify.fit import FitConfig, IntArray, fit_classifier
 from maild.classify.message import LABELS
-from maild.classify.model import Classifier, arbiter_logits, load_model
+from maild.classify.model import Classifier, load_model
 from maild.classify.train import prepare, train
 from maild.classify.upstream import write_contrast_ham
-from maild.classify.vectorize import reweighed
 
 LOSO_FAMILIES = (
     "spamassassin/",
@@ -138,9 +137,7 @@ def without_source(data: Corpora, family: str) -> tuple[Classifier, Any]:
 
 def scored(model: Classifier, x: Any) -> tuple[Any, Any]:
     """Calibrated probabilities and the arbiter's log-odds of fraud for the rows of ``x``."""
-    values = reweighed(x, model.idf, model.n_hash)
-    logits = arbiter_logits(x, values, model.arbiter_coef, model.arbiter_intercept)
-    return model.calibrate(model.raw_scores(x)), logits
+    return model.calibrate(model.raw_scores(x)), model.fraud_logits(x)
 
 
 def leave_one_source_out(data: Corpora) -> tuple[IntArray, Any, Any]:

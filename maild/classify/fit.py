@@ -61,6 +61,7 @@ from maild.classify.exemplars import NEAR_LABELS, build_exemplars
 from maild.classify.features import STRUCT_NAMES
 from maild.classify.message import LABELS
 from maild.classify.model import (
+    FRAUD,
     NEVER,
     Classifier,
     FloatArray,
@@ -68,6 +69,7 @@ from maild.classify.model import (
     decide,
     lowered,
     mostly_chinese,
+    unsolicited,
 )
 from maild.classify.vectorize import damp, reweigh, select_rows, term_weights
 from maild.errors import MaildError
@@ -175,12 +177,9 @@ def _fit_linear(
     return model
 
 
-_SPAM, _FRAUD = LABELS.index("spam"), LABELS.index("fraud")
-
-
 def _junk(y: IntArray, sources: Sequence[str], cfg: FitConfig) -> tuple[IntArray, FloatArray]:
     """The spam and fraud rows, and their weights as :func:`sample_weights` gives them."""
-    rows = np.flatnonzero((y == _SPAM) | (y == _FRAUD))
+    rows = np.flatnonzero(unsolicited(y))
     return rows, sample_weights(y[rows], [sources[i] for i in rows.tolist()], cfg.source_power)
 
 
@@ -191,7 +190,7 @@ def _arbiter_weights(
     and fraud rows of ``text`` (the matrix with its structure columns removed); zeros,
     no opinion, when the rows lack one of the two, as a fold of a small corpus can."""
     rows, weights = _junk(y, sources, cfg)
-    fraud = y[rows] == _FRAUD
+    fraud = y[rows] == FRAUD
     if fraud.all() or not fraud.any():
         return np.zeros(text.shape[1]), 0.0
     model = _sgd(cfg)
@@ -205,7 +204,7 @@ def _arbiter_calibration(
     """Slope and intercept that map held-out arbiter scores to log-odds of fraud."""
     rows, weights = _junk(y, sources, cfg)
     cal = LogisticRegression(C=10.0, max_iter=1000)
-    cal.fit(logits[rows, np.newaxis], y[rows] == _FRAUD, sample_weight=weights)
+    cal.fit(logits[rows, np.newaxis], y[rows] == FRAUD, sample_weight=weights)
     return float(cal.coef_[0, 0]), float(cal.intercept_[0])
 
 

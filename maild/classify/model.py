@@ -8,6 +8,7 @@ Everything a model needs at serving time is a handful of arrays, so it is stored
 from __future__ import annotations
 
 __all__ = [
+    "FRAUD",
     "NEVER",
     "Classifier",
     "arbiter_logits",
@@ -18,6 +19,7 @@ __all__ = [
     "lowered",
     "mostly_chinese",
     "save_model",
+    "unsolicited",
 ]
 
 import logging
@@ -65,7 +67,9 @@ _ARBITER = ("arbiter_coef", "arbiter_intercept")
 #: written before known campaigns, none of :data:`_NEAR`; files written before the
 #: arbiter, neither of :data:`_ARBITER`.
 _OPTIONAL = frozenset({"idf"})
-_SPAM, _FRAUD = LABELS.index("spam"), LABELS.index("fraud")
+_SPAM = LABELS.index("spam")
+#: Column of fraud, the label the arbiter's log-odds are for.
+FRAUD = LABELS.index("fraud")
 #: A near threshold no probability reaches: the label is never judged more leniently.
 NEVER = 2.0
 #: A message whose cleaned text is at least this share of Chinese characters is
@@ -118,6 +122,12 @@ def arbiter_logits(
     return out
 
 
+def unsolicited(labels: npt.NDArray[np.int64]) -> npt.NDArray[np.bool_]:
+    """Which of ``labels`` (indices) are spam or fraud, the two the arbiter tells apart."""
+    out: npt.NDArray[np.bool_] = (labels == _SPAM) | (labels == FRAUD)
+    return out
+
+
 def arbitrate(chosen: npt.NDArray[np.int64], logits: FloatArray) -> npt.NDArray[np.int64]:
     """``chosen``, with every row labelled spam or fraud relabelled by the arbiter's
     ``logits`` (fraud at 0 or more), the other labels untouched.
@@ -132,9 +142,8 @@ def arbitrate(chosen: npt.NDArray[np.int64], logits: FloatArray) -> npt.NDArray[
     fraud 116 -> 15 times; which messages are flagged is unchanged
     (bench/classify_notes.md, step 14).
     """
-    junk = (chosen == _SPAM) | (chosen == _FRAUD)
     out: npt.NDArray[np.int64] = np.where(
-        junk, np.where(logits >= 0.0, _FRAUD, _SPAM), chosen
+        unsolicited(chosen), np.where(logits >= 0.0, FRAUD, _SPAM), chosen
     ).astype(np.int64)
     return out
 
@@ -236,13 +245,16 @@ class Classifier:
         term weights) when the caller has them.
         """
         chosen, by_campaign = self._thresholded(matrix, proba)
-        junk = (chosen == _SPAM) | (chosen == _FRAUD)
-        if len(self.arbiter_coef) and junk.any():
-            if weighed is None:
-                weighed = reweighed(matrix, self.idf, self.n_hash)
-            logits = arbiter_logits(matrix, weighed, self.arbiter_coef, self.arbiter_intercept)
-            chosen = arbitrate(chosen, logits)
+        if len(self.arbiter_coef) and unsolicited(chosen).any():
+            chosen = arbitrate(chosen, self.fraud_logits(matrix, weighed))
         return chosen, by_campaign
+
+    def fraud_logits(self, matrix: SparseRows, weighed: FloatArray | None = None) -> FloatArray:
+        """The arbiter's log-odds of fraud against spam for every row of ``matrix``
+        (``weighed``: its values after term weights, if the caller has them)."""
+        if weighed is None:
+            weighed = reweighed(matrix, self.idf, self.n_hash)
+        return arbiter_logits(matrix, weighed, self.arbiter_coef, self.arbiter_intercept)
 
     def _thresholded(
         self, matrix: SparseRows, proba: FloatArray
