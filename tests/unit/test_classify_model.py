@@ -248,6 +248,18 @@ def test_a_model_file_with_half_an_arbiter_is_refused(
         load_model(tmp_path / "half.npz")
 
 
+def test_a_model_file_whose_arbiter_is_not_numbers_is_refused(
+    trained: tuple[Path, TrainReport], tmp_path: Path
+) -> None:
+    with np.load(trained[0], allow_pickle=False) as npz:
+        arrays = {name: npz[name] for name in npz.files}
+    manifest = json.loads(arrays.pop("manifest").tobytes())
+    arrays["arbiter_coef"] = arrays["arbiter_coef"] != 0
+    write_artifact(tmp_path / "bools.npz", manifest, arrays)
+    with pytest.raises(ModelError, match="array arbiter_coef holds bool, not numbers"):
+        load_model(tmp_path / "bools.npz")
+
+
 def test_a_model_file_from_before_the_arbiter_labels_by_the_likelier_score(
     trained: tuple[Path, TrainReport], model: Classifier, tmp_path: Path
 ) -> None:
